@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from institutions import views as institution_views
+from referrals import views as referral_views
+
+urlpatterns = [
+    path("", referral_views.home, name="home"),
+    path("anmelden/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("abmelden/", auth_views.LogoutView.as_view(), name="logout"),
+    path("verzeichnis/", institution_views.directory, name="directory"),
+    path("faelle/", include("referrals.urls")),
+    path("kennzahlen/", include("reporting.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]
