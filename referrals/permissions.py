@@ -30,12 +30,27 @@ def can_view(user, referral):
     return is_party(user, referral) or user_sees_everything(user)
 
 
+def _works_cases_at(user, institution):
+    """Case workers and contact persons work cases; a signatory-only or coordinator membership does not."""
+    return institution is not None and (
+        user_has_role(user, Role.CASE_WORKER, institution) or user_has_role(user, Role.CONTACT_PERSON, institution)
+    )
+
+
+def works_for_referrer(user, referral):
+    return is_referrer_member(user, referral) and _works_cases_at(user, referral.referring_institution)
+
+
+def works_for_receiver(user, referral):
+    return is_receiver_member(user, referral) and _works_cases_at(user, referral.receiving_institution)
+
+
 def can_edit_draft(user, referral):
-    return is_referrer_member(user, referral)
+    return works_for_referrer(user, referral)
 
 
 def can_withdraw(user, referral):
-    return is_referrer_member(user, referral)
+    return works_for_referrer(user, referral)
 
 
 def can_decide(user, referral):
@@ -46,17 +61,17 @@ def can_decide(user, referral):
 
 
 def can_comment(user, referral):
-    return is_party(user, referral)
+    return works_for_referrer(user, referral) or works_for_receiver(user, referral)
 
 
 def can_work_case(user, referral):
     """Case workers of either party run the meetings (handover: both sides take part)."""
-    return is_party(user, referral)
+    return works_for_referrer(user, referral) or works_for_receiver(user, referral)
 
 
 def can_lead_case(user, referral):
     """The receiving institution leads an accepted case: status meetings and cost approval requests."""
-    return is_receiver_member(user, referral)
+    return works_for_receiver(user, referral)
 
 
 def can_sign_cost_approval(user, cost_approval):
@@ -65,4 +80,4 @@ def can_sign_cost_approval(user, cost_approval):
 
 
 def can_upload_document(user, referral):
-    return is_party(user, referral)
+    return can_work_case(user, referral)

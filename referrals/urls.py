@@ -1,8 +1,28 @@
 from django.urls import path
 
+from . import views
+
 app_name = "referrals"
 urlpatterns = [
-    path("", lambda r: None, name="list"),
-    path("neu/", lambda r: None, name="create"),
-    path("<int:pk>/", lambda r, pk: None, name="detail"),
+    path("", views.referral_list, name="list"),
+    path("neu/", views.referral_create, name="create"),
+    path("pruefen/", views.referral_check, name="check"),
+    path("<int:pk>/", views.referral_detail, name="detail"),
+    path("<int:pk>/bearbeiten/", views.referral_edit, name="edit"),
+    path("<int:pk>/annehmen/", views.accept, name="accept"),
+    path("<int:pk>/ablehnen/", views.reject, name="reject"),
+    path("<int:pk>/zurueckziehen/", views.withdraw, name="withdraw"),
+    path("<int:pk>/kommentar/", views.comment, name="comment"),
+    path("<int:pk>/uebergabe/planen/", views.schedule_handover, name="schedule_handover"),
+    path("<int:pk>/uebergabe/protokoll/", views.record_handover, name="record_handover"),
+    path("<int:pk>/standort/planen/", views.schedule_status_meeting, name="schedule_status_meeting"),
+    path("<int:pk>/standort/protokoll/", views.record_status_meeting, name="record_status_meeting"),
+    path("<int:pk>/kostengutsprache/", views.request_cost_approval, name="request_cost_approval"),
+    path("<int:pk>/kostengutsprache/<int:approval_pk>/unterschreiben/", views.approve_cost_approval,
+         name="approve_cost_approval"),
+    path("<int:pk>/kostengutsprache/<int:approval_pk>/ablehnen/", views.refuse_cost_approval,
+         name="refuse_cost_approval"),
+    path("<int:pk>/kostengutsprache/<int:approval_pk>/rechnung/", views.record_invoice, name="record_invoice"),
+    path("<int:pk>/dokumente/", views.upload_document, name="upload_document"),
+    path("<int:pk>/dokumente/<int:document_pk>/", views.document_download, name="document"),
 ]

@@ -1,7 +1,417 @@
+"""Pages of the referral workflow. Thin: they read through selectors and write through services."""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from institutions.models import Institution, Role
+from institutions.selectors import institutions_for_directory, user_primary_membership, user_roles
+
+from . import forms, permissions, selectors, services
+from .errors import TransitionNotAllowed
+from .models import CostApproval, CostApprovalStatus, Document, MeetingKind, Status
+from .rules import Situation, assess
+
+# Service errors that name something other than a form field land on the field people fix.
+FIELD_ALIASES = {"consent": "consent_given_on", "client": "first_name"}
 
 
 @login_required
 def home(request):
-    return render(request, "referrals/home.html", {})
+    user = request.user
+    roles = user_roles(user)
+    context = {
+        "roles": roles,
+        "inbox": list(selectors.decision_inbox(user)[:20]),
+        "to_sign": list(selectors.cost_approvals_to_sign(user)[:20]),
+        "meetings": list(selectors.upcoming_meetings(user)[:10]),
+        "open_cases": list(selectors.my_open_cases(user)[:50]),
+        "is_contact_person": Role.CONTACT_PERSON in roles,
+        "is_signatory": Role.SIGNATORY in roles,
+        "files_referrals": Role.CASE_WORKER in roles or Role.CONTACT_PERSON in roles,
+        "sees_everything": Role.COORDINATOR in roles or Role.ADMIN in roles,
+    }
+    return render(request, "referrals/home.html", context)
+
+
+@login_required
+def referral_list(request):
+    query = request.GET.get("q", "")
+    status = request.GET.get("status", "")
+    referrals = selectors.search_referrals(request.user, query)
+    if status in Status.values:
+        referrals = referrals.filter(status=status)
+    return render(request, "referrals/list.html", {
+        "referrals": list(referrals.order_by("-status_changed_at")[:200]), "query": query, "status": status,
+        "statuses": Status.choices,
+    })
+
+
+def _visible_or_404(user, pk):
+    referral = selectors.referral_for_user(user, pk)
+    if referral is None:
+        raise Http404
+    return referral
+
+
+# --- Filing ------------------------------------------------------------------------------------------------
+
+@login_required
+def referral_create(request):
+    membership = user_primary_membership(request.user)
+    if membership is None or not (membership.is_case_worker or membership.is_contact_person):
+        raise PermissionDenied(_("Only case workers of an institution can file referrals."))
+    form = forms.ReferralForm(request.POST or None, referring_institution=membership.institution)
+    if request.method == "POST" and form.is_valid():
+        try:
+            referral = services.referral_create_draft(
+                actor=request.user, client_data=form.client_data(), data=form.referral_data())
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            return _after_save(request, referral, form)
+    return _render_form(request, form, None, membership.institution, status=400 if form.errors else 200)
+
+
+@login_required
+def referral_edit(request, pk):
+    referral = _visible_or_404(request.user, pk)
+    if not permissions.can_edit_draft(request.user, referral) or referral.status != Status.DRAFT:
+        messages.info(request, _("This referral has been sent and can no longer be edited."))
+        return redirect("referrals:detail", pk=pk)
+    if request.method == "POST":
+        form = forms.ReferralForm(request.POST, referring_institution=referral.referring_institution)
+        if form.is_valid():
+            try:
+                services.referral_update_draft(referral=referral, actor=request.user,
+                                               client_data=form.client_data(), data=form.referral_data())
+            except ValidationError as error:
+                _apply_errors(form, error)
+            else:
+                return _after_save(request, referral, form)
+    else:
+        form = forms.ReferralForm(initial=_initial_from(referral), referring_institution=referral.referring_institution)
+    return _render_form(request, form, referral, referral.referring_institution, status=400 if form.errors else 200)
+
+
+def _after_save(request, referral, form):
+    """Draft saved. 'Send' goes on to submit; if something is missing the form shows it, nothing is lost."""
+    if "send" not in request.POST:
+        messages.success(request, _("Draft %(ref)s saved. You can come back to it any time from the start page.")
+                         % {"ref": referral.reference})
+        return redirect("referrals:edit", pk=referral.pk)
+    try:
+        services.referral_submit(referral=referral, actor=request.user,
+                                 justification=form.cleaned_data.get("justification") or "")
+    except ValidationError as error:
+        _apply_errors(form, error)
+        messages.warning(request, _("Your input is saved as draft %(ref)s. Please complete what is marked below, "
+                                    "then send again.") % {"ref": referral.reference})
+        referral.refresh_from_db()
+        return _render_form(request, form, referral, referral.referring_institution, status=400)
+    messages.success(request, _("Referral %(ref)s sent. The contact persons of %(institution)s have been notified.")
+                     % {"ref": referral.reference, "institution": referral.receiving_institution.name})
+    return redirect("referrals:detail", pk=referral.pk)
+
+
+def _apply_errors(form, error):
+    if hasattr(error, "error_dict"):
+        error = ValidationError({FIELD_ALIASES.get(k, k): v for k, v in error.error_dict.items()})
+    forms.apply_service_errors(form, error)
+
+
+def _initial_from(referral):
+    client = referral.client
+    initial = {name: getattr(client, name) for name in forms.ReferralForm.CLIENT_FIELDS if name != "ahv_number"}
+    initial["municipality"] = client.municipality_id
+    initial["ahv_number"] = client.ahv_number
+    for name in (forms.ReferralForm.SITUATION_FIELDS + forms.ReferralForm.RECEIVER_FIELDS
+                 + forms.ReferralForm.CONSENT_FIELDS + ["justification"]):
+        initial[name] = getattr(referral, name)
+    initial["receiving_institution"] = referral.receiving_institution_id
+    return initial
+
+
+def _render_form(request, form, referral, referring_institution, status=200):
+    context = {
+        "form": form, "referral": referral, "referring_institution": referring_institution,
+        "assessment": _live_assessment(form, referring_institution),
+        "suggestions": _suggestions(form),
+    }
+    return render(request, "referrals/form.html", context, status=status)
+
+
+def _form_value(form, name):
+    """The value as typed, cleaned where it could be: the live check works on half-filled forms too."""
+    if form.is_bound:
+        if hasattr(form, "cleaned_data") and name in form.cleaned_data:
+            return form.cleaned_data[name]
+        try:
+            return form.fields[name].clean(form.fields[name].widget.value_from_datadict(form.data, form.files,
+                                                                                        form.add_prefix(name)))
+        except ValidationError:
+            return None
+    value = form.initial.get(name)
+    if name == "receiving_institution" and value:
+        return Institution.objects.filter(pk=value).first()
+    return value
+
+
+def _live_assessment(form, referring_institution):
+    situation = Situation(**{name: _form_value(form, name) or (None if name.endswith("_on") else False)
+                             for name in Situation.FIELDS})
+    client_complete = all(_form_value(form, n) for n in ("first_name", "last_name", "date_of_birth", "ahv_number",
+                                                         "municipality"))
+    return assess(
+        referrer=referring_institution, receiver=_form_value(form, "receiving_institution"), situation=situation,
+        client_complete=client_complete, mandate=_form_value(form, "mandate"),
+        problem_areas=_form_value(form, "problem_areas") or [],
+        planned_duration_months=_form_value(form, "planned_duration_months"),
+        consent_given_on=_form_value(form, "consent_given_on"), consent_form=_form_value(form, "consent_form"),
+        today=timezone.localdate(),
+    )
+
+
+def _suggestions(form):
+    municipality = _form_value(form, "municipality")
+    if municipality is None:
+        return None
+    if not hasattr(municipality, "pk"):
+        from institutions.models import Municipality
+
+        municipality = Municipality.objects.filter(pk=municipality).first()
+        if municipality is None:
+            return None
+    return {"municipality": municipality,
+            "institutions": list(municipality.institutions.filter(active=True).order_by("kind", "name"))}
+
+
+@login_required
+@require_POST
+def referral_check(request):
+    """htmx: the live check (process, target group, criteria, warnings) as the user answers."""
+    membership = user_primary_membership(request.user)
+    if membership is None:
+        raise PermissionDenied
+    form = forms.ReferralForm(request.POST, referring_institution=membership.institution)
+    form.is_valid()
+    return render(request, "referrals/_assessment.html", {
+        "assessment": _live_assessment(form, membership.institution), "suggestions": _suggestions(form)})
+
+
+# --- The case page ----------------------------------------------------------------------------------------
+
+@login_required
+def referral_detail(request, pk, forms_override=None, status=200):
+    referral = _visible_or_404(request.user, pk)
+    services.access_log_record(user=request.user, referral=referral, action="view")
+    return render(request, "referrals/detail.html", _detail_context(request, referral, forms_override or {}),
+                  status=status)
+
+
+def _contacts(institution):
+    if institution is None:
+        return []
+    directory_entry = institutions_for_directory().filter(pk=institution.pk).first()
+    return [m.user for m in directory_entry.contact_memberships] if directory_entry else []
+
+
+def _detail_context(request, referral, bound_forms):
+    user = request.user
+    status = referral.status
+    meetings = list(referral.meetings.all())
+    cost_approvals = list(referral.cost_approvals.select_related("requested_by", "decided_by",
+                                                                 "financing_institution"))
+    for approval in cost_approvals:
+        approval.user_can_sign = (approval.status == CostApprovalStatus.REQUESTED
+                                  and permissions.can_sign_cost_approval(user, approval))
+        approval.user_can_invoice = (approval.status == CostApprovalStatus.APPROVED
+                                     and permissions.can_lead_case(user, referral))
+    can = {
+        "edit": status == Status.DRAFT and permissions.can_edit_draft(user, referral),
+        "withdraw": status in (Status.DRAFT, Status.SUBMITTED) and permissions.can_withdraw(user, referral),
+        "decide": status == Status.SUBMITTED and permissions.can_decide(user, referral),
+        "comment": status in services.COMMENT_STATUSES and permissions.can_comment(user, referral),
+        "schedule_handover": status == Status.ACCEPTED and permissions.can_work_case(user, referral),
+        "record_handover": status == Status.ACCEPTED and permissions.can_work_case(user, referral),
+        "schedule_status": status == Status.ACTIVE and permissions.can_lead_case(user, referral),
+        "record_status": status == Status.ACTIVE and permissions.can_lead_case(user, referral),
+        "request_cost_approval": status in services.CASE_STATUSES and permissions.can_lead_case(user, referral),
+        "upload": permissions.can_upload_document(user, referral),
+    }
+
+    def form(name, cls, **kwargs):
+        return bound_forms.get(name) or cls(**kwargs)
+
+    return {
+        "referral": referral,
+        "client": referral.client,
+        "status_words": selectors.status_in_words(referral),
+        "next_step": selectors.next_step_for(user, referral),
+        "timeline": selectors.referral_timeline(referral),
+        "comments": referral.comments.select_related("author"),
+        "meetings": meetings,
+        "open_handover": next((m for m in meetings if m.kind == MeetingKind.HANDOVER and not m.is_recorded), None),
+        "open_status_meeting": next((m for m in meetings if m.kind == MeetingKind.STATUS and not m.is_recorded),
+                                    None),
+        "cost_approvals": cost_approvals,
+        "documents": referral.documents.select_related("uploaded_by"),
+        "referrer_contacts": _contacts(referral.referring_institution),
+        "receiver_contacts": _contacts(referral.receiving_institution),
+        "assessment": services.referral_assess(referral=referral),
+        "is_party": permissions.is_party(user, referral),
+        "can": can,
+        "accept_form": form("accept", forms.AcceptForm, institution=referral.receiving_institution),
+        "reject_form": form("reject", forms.RejectForm),
+        "withdraw_form": form("withdraw", forms.WithdrawForm),
+        "comment_form": form("comment", forms.CommentForm),
+        "schedule_form": form("schedule", forms.ScheduleMeetingForm),
+        "handover_form": form("handover", forms.HandoverForm, initial={"held_on": timezone.localdate()}),
+        "status_form": form("status_meeting", forms.StatusMeetingForm, initial={"held_on": timezone.localdate()}),
+        "cost_form": form("cost_approval", forms.CostApprovalForm),
+        "refuse_form": form("refuse", forms.RefuseCostApprovalForm),
+        "invoice_form": form("invoice", forms.InvoiceForm),
+        "document_form": form("document", forms.DocumentForm),
+    }
+
+
+def _run_action(request, referral, form_name, form, call, success_message):
+    """Validate, call the service, and come back to the case page with the input kept on any error."""
+    if form.is_valid():
+        try:
+            call(form.cleaned_data)
+        except ValidationError as error:
+            forms.apply_service_errors(form, error)
+        except TransitionNotAllowed as error:
+            messages.error(request, error.message)
+            return redirect("referrals:detail", pk=referral.pk)
+        else:
+            messages.success(request, success_message)
+            return redirect("referrals:detail", pk=referral.pk)
+    messages.error(request, _("Please correct the marked fields below; your input is kept."))
+    return referral_detail(request, referral.pk, forms_override={form_name: form}, status=400)
+
+
+def _action_view(form_name, form_class, call, success_message, form_kwargs=None):
+    @login_required
+    @require_POST
+    def view(request, pk):
+        referral = _visible_or_404(request.user, pk)
+        kwargs = form_kwargs(referral) if form_kwargs else {}
+        form = form_class(request.POST, request.FILES, **kwargs)
+        return _run_action(request, referral, form_name, form,
+                           lambda data: call(referral=referral, actor=request.user, data=data),
+                           str(success_message))
+
+    return view
+
+
+accept = _action_view(
+    "accept", forms.AcceptForm,
+    lambda referral, actor, data: services.referral_accept(
+        referral=referral, actor=actor, case_worker=data["case_worker"]),
+    gettext_lazy("Referral accepted. The referrer has been asked to organise the handover meeting."),
+    form_kwargs=lambda referral: {"institution": referral.receiving_institution},
+)
+reject = _action_view(
+    "reject", forms.RejectForm,
+    lambda referral, actor, data: services.referral_reject(
+        referral=referral, actor=actor, reason=data["reason"], reason_text=data["reason_text"]),
+    gettext_lazy("Referral rejected. The referrer has been informed."),
+)
+withdraw = _action_view(
+    "withdraw", forms.WithdrawForm,
+    lambda referral, actor, data: services.referral_withdraw(referral=referral, actor=actor, reason=data["reason"]),
+    gettext_lazy("Referral withdrawn."),
+)
+comment = _action_view(
+    "comment", forms.CommentForm,
+    lambda referral, actor, data: services.comment_add(referral=referral, actor=actor, text=data["text"]),
+    gettext_lazy("Comment added. The other side has been notified."),
+)
+
+
+def _schedule(kind):
+    return lambda referral, actor, data: services.meeting_schedule(
+        referral=referral, actor=actor, kind=kind, scheduled_at=data["scheduled_at"], location=data["location"])
+
+
+schedule_handover = _action_view("schedule", forms.ScheduleMeetingForm, _schedule(MeetingKind.HANDOVER),
+                                 gettext_lazy("Handover meeting scheduled. Both case workers have been notified."))
+schedule_status_meeting = _action_view("schedule", forms.ScheduleMeetingForm, _schedule(MeetingKind.STATUS),
+                                       gettext_lazy("Status meeting scheduled."))
+record_handover = _action_view(
+    "handover", forms.HandoverForm,
+    lambda referral, actor, data: services.handover_record(referral=referral, actor=actor, **data),
+    gettext_lazy("Handover meeting recorded."),
+)
+record_status_meeting = _action_view(
+    "status_meeting", forms.StatusMeetingForm,
+    lambda referral, actor, data: services.status_meeting_record(referral=referral, actor=actor, **data),
+    gettext_lazy("Status meeting recorded."),
+)
+request_cost_approval = _action_view(
+    "cost_approval", forms.CostApprovalForm,
+    lambda referral, actor, data: services.cost_approval_request(referral=referral, actor=actor, **data),
+    gettext_lazy("Cost approval requested. The signatories of the financing institution have been notified."),
+)
+upload_document = _action_view(
+    "document", forms.DocumentForm,
+    lambda referral, actor, data: services.document_upload(referral=referral, actor=actor,
+                                                           uploaded_file=data["file"], kind=data["kind"]),
+    gettext_lazy("Document added."),
+)
+
+
+def _cost_approval_action(form_name, form_class, call, success_message):
+    @login_required
+    @require_POST
+    def view(request, pk, approval_pk):
+        referral = _visible_or_404(request.user, pk)
+        approval = get_object_or_404(CostApproval, pk=approval_pk, referral=referral)
+        form = form_class(request.POST)
+        return _run_action(request, referral, form_name, form,
+                           lambda data: call(cost_approval=approval, actor=request.user, data=data),
+                           str(success_message))
+
+    return view
+
+
+class _NoFields(forms.forms.Form):
+    pass
+
+
+approve_cost_approval = _cost_approval_action(
+    "approve", _NoFields,
+    lambda cost_approval, actor, data: services.cost_approval_approve(cost_approval=cost_approval, actor=actor),
+    gettext_lazy("Cost approval signed. The leading institution has been informed; the measure may start."),
+)
+refuse_cost_approval = _cost_approval_action(
+    "refuse", forms.RefuseCostApprovalForm,
+    lambda cost_approval, actor, data: services.cost_approval_refuse(cost_approval=cost_approval, actor=actor,
+                                                                     reason=data["reason"]),
+    gettext_lazy("Cost approval refused. The leading institution has been informed."),
+)
+record_invoice = _cost_approval_action(
+    "invoice", forms.InvoiceForm,
+    lambda cost_approval, actor, data: services.cost_approval_record_invoice(
+        cost_approval=cost_approval, actor=actor, **data),
+    gettext_lazy("Invoice recorded."),
+)
+
+
+@login_required
+def document_download(request, pk, document_pk):
+    referral = _visible_or_404(request.user, pk)
+    if not permissions.is_party(request.user, referral):
+        raise Http404  # documents are for the two parties only
+    document = get_object_or_404(Document, pk=document_pk, referral=referral)
+    services.access_log_record(user=request.user, referral=referral, action="download")
+    return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.original_name)
+

@@ -1,0 +1,40 @@
+# OPTIMA Referrals: one image for web (gunicorn), Celery worker and Celery beat (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# WeasyPrint (PDF export) loads Pango and HarfBuzz at run time; DejaVu gives it a font to render with.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
+# Dependencies first, so that a code change does not reinstall them. pyproject.toml declares no
+# packages ([tool.setuptools] packages = []): `pip install .` installs only the dependencies, and the
+# application runs from its source in /app.
+WORKDIR /app
+COPY pyproject.toml ./
+RUN pip install . && rm -rf build *.egg-info
+
+# The application. Copied folder by folder so that a developer's .env, .venv or db.sqlite3 never ends
+# up in the image.
+COPY manage.py ./
+COPY optima ./optima
+COPY institutions ./institutions
+COPY referrals ./referrals
+COPY reporting ./reporting
+COPY templates ./templates
+COPY static ./static
+
+# Run unprivileged. /app stays writable for collectstatic (staticfiles/) and beat's schedule file;
+# /app/media exists with the right owner so that the named volume mounted there inherits it.
+RUN useradd --system --uid 1000 --home-dir /app optima \
+    && mkdir -p /app/media /app/staticfiles \
+    && chown -R optima:optima /app
+USER optima
+
+EXPOSE 8000
+CMD ["gunicorn", "optima.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
