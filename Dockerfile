@@ -28,6 +28,8 @@ COPY referrals ./referrals
 COPY reporting ./reporting
 COPY templates ./templates
 COPY static ./static
+COPY locale ./locale
+COPY demo ./demo
 
 # Run unprivileged. /app stays writable for collectstatic (staticfiles/) and beat's schedule file;
 # /app/media exists with the right owner so that the named volume mounted there inherits it.

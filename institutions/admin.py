@@ -26,7 +26,8 @@ class InstitutionAdminForm(forms.ModelForm):
 
     class Meta:
         model = Institution
-        fields = "__all__"
+        fields = ["key", "name", "kind", "active", "address", "email", "phone", "integral_case_management", "topics",
+                  "municipalities"]
 
 
 @admin.register(Institution)
@@ -56,7 +57,8 @@ class MembershipAdmin(admin.ModelAdmin):
     list_display = [
         "user", "institution", "is_case_worker", "is_contact_person", "is_signatory", "is_coordinator", "is_admin",
     ]
-    list_filter = ["institution__kind", "is_contact_person", "is_signatory", "is_coordinator", "is_admin", "institution"]
+    list_filter = ["institution__kind", "is_contact_person", "is_signatory", "is_coordinator", "is_admin",
+                   "institution"]
     search_fields = ["user__username", "user__last_name", "user__first_name", "institution__name"]
     autocomplete_fields = ["user", "institution"]
     list_select_related = ["user", "institution"]

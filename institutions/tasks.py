@@ -19,7 +19,9 @@ def _send(subject, body, recipients):
 
 # Retried with exponential backoff (1 s, 2 s, 4 s, ... with jitter): a mail server that is down for a
 # moment must not lose the message. acks_late (settings) redelivers it if the worker dies mid-task.
-@shared_task(bind=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+# ignore_result: nobody waits for it, and without it .delay() also subscribes to the result backend,
+# which with Redis down retries for ~20 s before enqueue_email can fall back.
+@shared_task(bind=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5, ignore_result=True)
 def send_email_task(self, subject, body, recipients):
     return _send(subject, body, recipients)
 

@@ -173,6 +173,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "referrals.api.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "OPTIMA Referrals API",
@@ -201,3 +202,13 @@ if not DEBUG:
     CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Celery beat: last month's KPI report on the 1st of each month at 06:00 (Zurich), mailed to the coordinators.
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = {
+    "monthly-kpi-report": {
+        "task": "reporting.tasks.monthly_snapshot_task",
+        "schedule": crontab(minute=0, hour=6, day_of_month=1),
+    },
+}

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from institutions import views as institution_views
 from referrals import views as referral_views
@@ -12,6 +13,10 @@ urlpatterns = [
     path("verzeichnis/", institution_views.directory, name="directory"),
     path("faelle/", include("referrals.urls")),
     path("kennzahlen/", include("reporting.urls")),
+    path("api/v1/reports/", include("reporting.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include("referrals.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]), name="api-docs"),
     path("admin/", admin.site.urls),
 ]

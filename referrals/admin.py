@@ -1,3 +1,2 @@
-from django.contrib import admin
-
-# Register your models here.
+# Referrals are worked on in the application, not in the admin: the admin has no access log
+# and no transition rules, and client data must not be changed behind the services.

@@ -17,6 +17,12 @@ AHV_EXAMPLE = "756.1234.5678.97"
 def normalize_ahv(value):
     """Validate an AHV number and return it formatted 756.XXXX.XXXX.XX, or raise a helpful ValidationError."""
     digits = "".join(ch for ch in str(value) if ch.isdigit())
+    if any(not (ch.isdigit() or ch in ". ") for ch in str(value).strip()):
+        # Checked first: "756-9217-0769-85" would otherwise read "13 digits (you entered 13)".
+        raise ValidationError(
+            _("The AHV number may contain only digits and dots, e.g. %(example)s."),
+            code="ahv_format", params={"example": AHV_EXAMPLE},
+        )
     if not digits.startswith("756"):
         raise ValidationError(
             _("The AHV number must start with 756 and have 13 digits, e.g. %(example)s."),

@@ -155,7 +155,8 @@ def build_demo_referrals():
     created.append(r)
 
     r = _submit(_file(10, "sd.beratung", "rav-luzern", problem_areas=[]), "sd.beratung")
-    services.referral_withdraw(referral=r, actor=_user("sd.beratung"), reason="Klientin hat selbst eine Stelle gefunden.")
+    services.referral_withdraw(referral=r, actor=_user("sd.beratung"),
+                               reason="Klientin hat selbst eine Stelle gefunden.")
     created.append(r)
 
     r = _handover(_accept(_submit(_file(11, "sd.beratung", "was-iv-luzern"), "sd.beratung"),

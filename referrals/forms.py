@@ -225,7 +225,8 @@ class StatusMeetingForm(forms.Form):
     outcome = forms.ChoiceField(label=_("Outcome of the mandate"), required=False,
                                 choices=[("", "—"), *ClosureOutcome.choices],
                                 help_text=_("Required when the case is closed."))
-    ground = forms.ChoiceField(label=_("Ground for closing"), required=False, choices=[("", "—"), *ClosureGround.choices])
+    ground = forms.ChoiceField(label=_("Ground for closing"), required=False,
+                               choices=[("", "—"), *ClosureGround.choices])
     outcome_text = forms.CharField(label=_("Explanation"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                    help_text=_("Required for “Other”. Hand important documents (e.g. a copy of the "
                                                "employment contract) to the referrer."))

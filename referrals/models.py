@@ -157,7 +157,8 @@ class Referral(models.Model):
     target_group = models.CharField(_("target group"), max_length=1, blank=True)
 
     # The latest decision, for display; the KPIs read the events.
-    rejection_reason = models.CharField(_("rejection reason"), max_length=30, choices=RejectionReason.choices, blank=True)
+    rejection_reason = models.CharField(
+        _("rejection reason"), max_length=30, choices=RejectionReason.choices, blank=True)
     rejection_text = models.TextField(_("rejection explanation"), blank=True)
     closure_outcome = models.CharField(_("outcome"), max_length=20, choices=ClosureOutcome.choices, blank=True)
     closure_ground = models.CharField(_("closure ground"), max_length=30, choices=ClosureGround.choices, blank=True)
@@ -210,7 +211,8 @@ class ReferralEvent(models.Model):
     reason = models.CharField(max_length=40, blank=True)  # a rejection reason, closure outcome... as a code
     text = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)
-    cost_approval = models.ForeignKey("CostApproval", on_delete=models.CASCADE, null=True, blank=True, related_name="events")
+    cost_approval = models.ForeignKey(
+        "CostApproval", on_delete=models.CASCADE, null=True, blank=True, related_name="events")
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -228,6 +230,9 @@ class Comment(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.referral_id}: {self.text[:40]}"
 
 
 class MeetingKind(models.TextChoices):
@@ -264,6 +269,9 @@ class Meeting(models.Model):
     class Meta:
         ordering = ["scheduled_at", "held_on", "id"]
 
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.referral_id}"
+
     @property
     def is_recorded(self):
         return self.recorded_at is not None
@@ -299,6 +307,9 @@ class CostApproval(models.Model):
     class Meta:
         ordering = ["requested_at", "id"]
 
+    def __str__(self):
+        return f"{self.measure} ({self.amount_chf})"
+
 
 class DocumentKind(models.TextChoices):
     APPLICATION = "application", _("Application attachment")
@@ -325,6 +336,9 @@ class Document(models.Model):
     class Meta:
         ordering = ["uploaded_at", "id"]
 
+    def __str__(self):
+        return self.original_name
+
 
 class AccessLog(models.Model):
     """Who read or changed a referral's client data, and when (data protection)."""
@@ -336,3 +350,6 @@ class AccessLog(models.Model):
 
     class Meta:
         ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.user_id} {self.action} {self.referral_id}"

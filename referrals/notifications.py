@@ -87,7 +87,8 @@ def comment_added(referral_id, actor_id):
     with translation.override(settings.LANGUAGE_CODE):
         referral = _referral(referral_id)
         recipients = list(_party_case_workers(referral))
-        if referral.assigned_case_worker is None and referral.receiving_institution:
+        # A draft is not the receiver's yet: its contact persons hear of it only when it is sent.
+        if referral.assigned_case_worker is None and referral.receiving_institution and referral.status != "draft":
             recipients += list(institution_members_with_role(referral.receiving_institution, Role.CONTACT_PERSON))
         _send(_addresses(recipients, actor_id), _("OPTIMA referral %(ref)s: new question or comment")
               % {"ref": referral.reference}, [_("There is a new question or comment on this referral.")], referral)

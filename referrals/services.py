@@ -62,7 +62,7 @@ def _deny(message):
 
 
 def _lock(referral):
-    return Referral.objects.select_for_update().select_related(
+    return Referral.objects.select_for_update(of=("self",)).select_related(
         "referring_institution", "receiving_institution", "client"
     ).get(pk=referral.pk)
 
@@ -294,6 +294,8 @@ def comment_add(*, referral, actor, text):
     referral = _lock(referral)
     if not permissions.can_comment(actor, referral):
         _deny(_("Only the two institutions of this referral can write here."))
+    if referral.status not in COMMENT_STATUSES:
+        raise TransitionNotAllowed(referral.status, referral.status)
     if not (text or "").strip():
         raise ValidationError({"text": [_("Please write your question or comment.")]})
     comment = Comment.objects.create(referral=referral, author=actor, text=text.strip())

@@ -82,8 +82,11 @@ def referral_create(request):
 @login_required
 def referral_edit(request, pk):
     referral = _visible_or_404(request.user, pk)
-    if not permissions.can_edit_draft(request.user, referral) or referral.status != Status.DRAFT:
+    if referral.status != Status.DRAFT:
         messages.info(request, _("This referral has been sent and can no longer be edited."))
+        return redirect("referrals:detail", pk=pk)
+    if not permissions.can_edit_draft(request.user, referral):
+        messages.info(request, _("Only the case workers of the referring institution can edit this draft."))
         return redirect("referrals:detail", pk=pk)
     if request.method == "POST":
         form = forms.ReferralForm(request.POST, referring_institution=referral.referring_institution)
@@ -150,6 +153,8 @@ def _render_form(request, form, referral, referring_institution, status=200):
 def _form_value(form, name):
     """The value as typed, cleaned where it could be: the live check works on half-filled forms too."""
     if form.is_bound:
+        if name in form.errors:
+            return None  # e.g. an AHV number with a wrong check digit does not count as given
         if hasattr(form, "cleaned_data") and name in form.cleaned_data:
             return form.cleaned_data[name]
         try:

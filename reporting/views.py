@@ -1,3 +1,201 @@
-from django.shortcuts import render
+"""The key figures page for the IIZ coordinator, and the report snapshots behind it."""
 
-# Create your views here.
+import datetime
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import kpi, layout, selectors, services
+from .exports import counting_rule, generated_label, period_label
+from .forms import PeriodForm
+from .models import SnapshotStatus
+
+TEXTS_SHOWN = 10  # the newest explanations; the others behind "show all"
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+def _require_reports(user):
+    if not selectors.can_see_reports(user):
+        raise PermissionDenied(_("The key figures are for the IIZ coordinator and administrators."))
+
+
+def _quick_periods(today):
+    first_this_month = today.replace(day=1)
+    last_month = services.last_month(today)
+    return [
+        (_("Whole time"), kpi.Period()),
+        (_("Last month"), last_month),
+        (_("This year"), kpi.Period(today.replace(month=1, day=1), today)),
+        (_("Last year"), kpi.Period(datetime.date(today.year - 1, 1, 1), datetime.date(today.year - 1, 12, 31))),
+        (_("Last 12 months"), kpi.Period((first_this_month - datetime.timedelta(days=365)).replace(day=1),
+                                         today)),
+    ]
+
+
+def _query(period):
+    params = {k: v for k, v in period.as_json().items() if v}
+    return "?" + urlencode(params) if params else ""
+
+
+@login_required
+def dashboard(request):
+    _require_reports(request.user)
+    form = PeriodForm(request.GET or None)
+    period = form.period if form.is_bound else kpi.Period()
+    figures = kpi.compute(period)
+    details = kpi.page_details(period)
+    sections = _with_chart_ids(layout.all_sections(figures))
+    sheet = figures["sheet"]
+    today = timezone.localdate()
+    texts = [dict(t, reason_label=layout.reason_label(t["to_status"], t["reason"]),
+                  ground_label=layout.ground_label(t["payload__ground"]) if t["to_status"] == "closed" else "")
+             for t in details["texts"]]
+    quick = [{"label": label, "url": reverse("reporting:dashboard") + _query(p),
+              "current": p == period} for label, p in _quick_periods(today)]
+    context = {
+        "form": form, "period": period, "figures": figures, "sheet": sheet,
+        "period_label": period_label(figures["period"]), "generated_label": generated_label(figures),
+        "counting_rule": counting_rule(),
+        "grid": _grid(sections),
+        "charts": {s.chart_id: s.chart for s in sections if s.chart},
+        "tiles": [
+            (_("Anzahl Anmeldungen"), sheet["applications"], "applications"),
+            (_("Angenommene Aufträge"), sheet["accepted"], "accepted"),
+            (_("Abgelehnte Aufträge"), sheet["rejected"]["total"], "rejected.total"),
+            (_("Abgeschlossene Fälle"), sheet["closed"]["total"], "closed.total"),
+        ],
+        "waiting": [dict(w, status_label=_status_label(w["status"]),
+                         days=(today - timezone.localtime(w["status_changed_at"]).date()).days)
+                    for w in details["waiting"]],
+        "texts": texts[:TEXTS_SHOWN], "more_texts": texts[TEXTS_SHOWN:],
+        "quick_periods": quick,
+        **_snapshot_context(),
+    }
+    return render(request, "reporting/dashboard.html", context, status=400 if form.errors else 200)
+
+
+# How the page arranges the sections: columns of one or more stacked cards, half or full width.
+# The amounts of the cost approvals stand under their counts; the open referrals beside the oldest ones.
+PAGE_GRID = {
+    "sheet": [["parties"], ["decisions"], ["cost_approvals", "cost_amounts"], ["closures"]],
+    "extra": [["flows"], ["waiting_times"], ["target_groups"], ["case_durations"], ["closure_grounds"],
+              ["trend"]],
+}
+
+
+def _grid(sections):
+    by_key = {s.key: s for s in sections}
+    grid = {}
+    for part, columns in PAGE_GRID.items():
+        grid[part] = [{"sections": [by_key[k] for k in keys if k in by_key],
+                       "wide": any(by_key[k].wide for k in keys if k in by_key)} for keys in columns]
+    placed = {k for columns in PAGE_GRID.values() for keys in columns for k in keys}
+    grid["other"] = {s.key: s for s in sections if s.key not in placed}
+    return grid
+
+
+def _with_chart_ids(sections):
+    for section in sections:
+        section.chart_id = f"chart-{section.key}" if section.chart else ""
+    return sections
+
+
+def _status_label(code):
+    from referrals.models import Status
+
+    return Status(code).label if code in Status.values else code
+
+
+@login_required
+@require_POST
+def snapshot_create(request):
+    _require_reports(request.user)
+    form = PeriodForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Please correct the period first."))
+        return redirect(reverse("reporting:dashboard") + "#reports")
+    try:
+        snapshot = services.snapshot_request(actor=request.user, period=form.period)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(reverse("reporting:dashboard") + "#reports")
+    snapshot.refresh_from_db()
+    if snapshot.status == SnapshotStatus.DONE:
+        messages.success(request, _("The report for %(period)s is ready to download.")
+                         % {"period": snapshot.period_label})
+    else:
+        messages.info(request, _("The report for %(period)s is being created. This page shows when it is ready.")
+                      % {"period": snapshot.period_label})
+    return redirect(reverse("reporting:dashboard") + _query(form.period) + "#reports")
+
+
+@login_required
+@require_POST
+def snapshot_retry(request, pk):
+    snapshot = selectors.snapshot_for_user(request.user, pk)
+    if snapshot is None:
+        _require_reports(request.user)
+        raise Http404
+    try:
+        services.snapshot_retry(actor=request.user, snapshot=snapshot)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.info(request, _("The report is being created again."))
+    if request.POST.get("next") == "detail":
+        return redirect("reporting:snapshot", pk=snapshot.pk)
+    return redirect(reverse("reporting:dashboard") + "#reports")
+
+
+@login_required
+def snapshot_list(request):
+    """htmx: the list of reports, polled while one is being built."""
+    _require_reports(request.user)
+    return render(request, "reporting/_snapshots.html", _snapshot_context())
+
+
+def _snapshot_context():
+    snapshots = list(selectors.recent_snapshots())
+    return {"snapshots": snapshots, "any_working": any(s.is_working for s in snapshots)}
+
+
+@login_required
+def snapshot_detail(request, pk):
+    snapshot = selectors.snapshot_for_user(request.user, pk)
+    if snapshot is None:
+        _require_reports(request.user)
+        raise Http404
+    sections = _with_chart_ids(layout.all_sections(snapshot.figures)) if snapshot.figures else []
+    return render(request, "reporting/snapshot.html", {
+        "snapshot": snapshot, "charts": {s.chart_id: s.chart for s in sections if s.chart},
+        "grid": _grid(sections) if sections else None,
+        "period_label": period_label(snapshot.figures.get("period")) if snapshot.figures else snapshot.period_label,
+        "generated_label": generated_label(snapshot.figures) if snapshot.figures else "",
+        "counting_rule": counting_rule(),
+    })
+
+
+@login_required
+def snapshot_download(request, pk, fmt):
+    snapshot = selectors.snapshot_for_user(request.user, pk)
+    if snapshot is None:
+        _require_reports(request.user)
+        raise Http404
+    file = snapshot.file_for(fmt)
+    if snapshot.status != SnapshotStatus.DONE or not file:
+        raise Http404
+    return FileResponse(file.open("rb"), as_attachment=True, filename=f"{snapshot.file_stem}.{fmt}",
+                        content_type=CONTENT_TYPES[fmt])
+

@@ -117,7 +117,8 @@ def make_referral(directory, referrer, contact_person, receiving_worker, signato
     def make(status=Status.SUBMITTED, actor=None, receiver="iv", client=None, **overrides):
         actor = actor or referrer
         referral = services.referral_create_draft(
-            actor=actor, client_data=client or client_data(directory), data=referral_data(directory, receiver, **overrides))
+            actor=actor, client_data=client or client_data(directory),
+            data=referral_data(directory, receiver, **overrides))
         if status == Status.DRAFT:
             return referral
         if status == Status.WITHDRAWN:
@@ -166,3 +167,55 @@ def cost_approval(make_referral, receiving_worker):
 def fast_password_hashing(settings):
     # Hashing with the production hasher costs ~0.3 s a user; tests create many.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# --- browser ---------------------------------------------------------------------------------------------
+# Fixtures for the Playwright tests (tests/test_browser.py); helpers live in tests/browser_support.py.
+# One Chromium per test module; one browser context (own cookies, own log-in) per persona.
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    import os
+
+    import browser_support as bs
+
+    if not bs.CHROMIUM.exists():
+        bs.skip_or_fail(f"Chromium not found at {bs.CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        bs.skip_or_fail("the playwright package is not installed")
+    # Playwright's sync API keeps an asyncio loop in this thread; Django's ORM would refuse to run next to it.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = sync_playwright().start()
+    try:
+        browser = bs.launch_chromium(playwright)
+    except Exception as exc:  # noqa: BLE001 - a browser that does not start is reported like a missing one
+        playwright.stop()
+        bs.skip_or_fail(f"Chromium at {bs.CHROMIUM} did not start: {exc}")
+    yield browser
+    browser.close()
+    playwright.stop()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def log_in(chromium, live_server):
+    """log_in(user) -> a Persona with its own browser context, logged in through /anmelden/."""
+    import browser_support as bs
+
+    personas = []
+
+    def make(user, viewport=None):
+        persona = bs.Persona(chromium, live_server.url, user, PASSWORD, viewport=viewport)
+        personas.append(persona)
+        return persona
+
+    yield make
+    for persona in personas:
+        persona.close()

@@ -1,0 +1,17 @@
+"""REST API v1, mounted at /api/v1/ (optima/urls.py)."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register("institutions", views.InstitutionViewSet, basename="api-institution")
+router.register("referrals", views.ReferralViewSet, basename="api-referral")
+router.register("cost-approvals", views.CostApprovalViewSet, basename="api-cost-approval")
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("me/", views.MeView.as_view(), name="api-me"),
+    *router.urls,
+]

@@ -1,0 +1,34 @@
+"""The period of the key figures: ?from=YYYY-MM-DD&to=YYYY-MM-DD, both optional, both days included."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .kpi import Period
+
+
+class PeriodForm(forms.Form):
+    def __init__(self, data=None, **kwargs):
+        super().__init__(data, **kwargs)
+        # "from" is a Python keyword, hence the fields are added here rather than declared.
+        self.fields["from"] = forms.DateField(
+            label=_("From"), required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"],
+            widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
+            error_messages={"invalid": _("Enter a date like 2024-01-31.")})
+        self.fields["to"] = forms.DateField(
+            label=_("Until"), required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"],
+            widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
+            error_messages={"invalid": _("Enter a date like 2024-12-31.")})
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("from"), cleaned.get("to")
+        if start and end and start > end:
+            self.add_error("to", _("The end of the period must not be before its start."))
+        return cleaned
+
+    @property
+    def period(self):
+        """The valid period, or the whole time when the input is not valid."""
+        if not self.is_valid():
+            return Period()
+        return Period(self.cleaned_data.get("from"), self.cleaned_data.get("to"))
