@@ -173,6 +173,7 @@ class AcceptForm(forms.Form):
         if institution is not None:
             self.fields["case_worker"].queryset = institution_members_with_role(institution, Role.CASE_WORKER)
         self.fields["case_worker"].label_from_instance = lambda u: u.get_full_name() or u.username
+        self.fields["case_worker"].empty_label = _("Choose a case worker")
 
 
 class RejectForm(forms.Form):

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -145,7 +146,7 @@ def _render_form(request, form, referral, referring_institution, status=200):
     context = {
         "form": form, "referral": referral, "referring_institution": referring_institution,
         "assessment": _live_assessment(form, referring_institution),
-        "suggestions": _suggestions(form),
+        "suggestions": _suggestions(form, referring_institution),
     }
     return render(request, "referrals/form.html", context, status=status)
 
@@ -183,7 +184,7 @@ def _live_assessment(form, referring_institution):
     )
 
 
-def _suggestions(form):
+def _suggestions(form, referring_institution):
     municipality = _form_value(form, "municipality")
     if municipality is None:
         return None
@@ -194,7 +195,8 @@ def _suggestions(form):
         if municipality is None:
             return None
     return {"municipality": municipality,
-            "institutions": list(municipality.institutions.filter(active=True).order_by("kind", "name"))}
+            "institutions": list(municipality.institutions.filter(active=True).exclude(pk=referring_institution.pk)
+                                 .order_by("kind", "name"))}
 
 
 @login_required
@@ -207,7 +209,9 @@ def referral_check(request):
     form = forms.ReferralForm(request.POST, referring_institution=membership.institution)
     form.is_valid()
     return render(request, "referrals/_assessment.html", {
-        "assessment": _live_assessment(form, membership.institution), "suggestions": _suggestions(form)})
+        "assessment": _live_assessment(form, membership.institution),
+        "suggestions": _suggestions(form, membership.institution),
+    })
 
 
 # --- The case page ----------------------------------------------------------------------------------------
@@ -230,9 +234,12 @@ def _contacts(institution):
 def _detail_context(request, referral, bound_forms):
     user = request.user
     status = referral.status
+    # Loaded once here; the next-step logic reads the same prefetched rows.
+    prefetch_related_objects([referral], "meetings", Prefetch(
+        "cost_approvals", queryset=CostApproval.objects.select_related("requested_by", "decided_by",
+                                                                       "financing_institution")))
     meetings = list(referral.meetings.all())
-    cost_approvals = list(referral.cost_approvals.select_related("requested_by", "decided_by",
-                                                                 "financing_institution"))
+    cost_approvals = list(referral.cost_approvals.all())
     for approval in cost_approvals:
         approval.user_can_sign = (approval.status == CostApprovalStatus.REQUESTED
                                   and permissions.can_sign_cost_approval(user, approval))

@@ -986,8 +986,6 @@ def test_services_only_ever_add_events_through_a_whole_lifecycle(people, directo
     assert all(e["actor_id"] for e in log)
 
 
-@pytest.mark.xfail(strict=True, reason="notifications.comment_added adds the receiving contact persons even while the "
-                                       "referral is a draft they cannot see (notifications.py, not changed here)")
 def test_comment_on_a_draft_does_not_tell_the_receiver_about_it(people, make_referral,
                                                                 django_capture_on_commit_callbacks):
     draft = make_referral(Status.DRAFT)
