@@ -13,6 +13,8 @@ from institutions.models import Role
 from institutions.selectors import institution_members_with_role
 from institutions.tasks import enqueue_email
 
+from .templatetags.optima import chf
+
 
 def _link(referral):
     return settings.SITE_URL.rstrip("/") + reverse("referrals:detail", args=[referral.pk])
@@ -117,7 +119,7 @@ def cost_approval_requested(cost_approval_id):
         _send(_addresses(signatories), _("OPTIMA referral %(ref)s: cost approval to sign")
               % {"ref": approval.referral.reference},
               [_("A cost approval (Kostengutsprache) over CHF %(amount)s waits for your signature or refusal.")
-               % {"amount": approval.amount_chf}], approval.referral)
+               % {"amount": chf(approval.amount_chf).removeprefix("CHF ")}], approval.referral)
 
 
 def cost_approval_decided(cost_approval_id):
