@@ -310,6 +310,14 @@ class CostApproval(models.Model):
     def __str__(self):
         return f"{self.measure} ({self.amount_chf})"
 
+    @property
+    def awaits_signature(self):
+        return self.status in {CostApprovalStatus.REQUESTED}
+
+    @property
+    def is_approved(self):
+        return self.status in {CostApprovalStatus.APPROVED}
+
 
 class DocumentKind(models.TextChoices):
     APPLICATION = "application", _("Application attachment")

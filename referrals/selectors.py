@@ -135,7 +135,7 @@ def next_step_for(user, referral):
             return NextStep(_("After the handover meeting, record its note: did all three agree?"), True, "meetings")
         return NextStep(_("The handover meeting is being organised."), False)
     if status == Status.ACTIVE:
-        if any(a.status == CostApprovalStatus.REQUESTED and permissions.can_sign_cost_approval(user, a)
+        if any(a.awaits_signature and permissions.can_sign_cost_approval(user, a)
                for a in referral.cost_approvals.all()):
             return NextStep(_("Sign or refuse the requested cost approval: the measure can only start once it is "
                               "signed."), True, "cost-approvals")

@@ -16,7 +16,7 @@ from institutions.selectors import institutions_for_directory, user_primary_memb
 
 from . import forms, permissions, selectors, services
 from .errors import TransitionNotAllowed
-from .models import CostApproval, CostApprovalStatus, Document, MeetingKind, Status
+from .models import CostApproval, Document, MeetingKind, Status
 from .rules import Situation, assess
 
 # Service errors that name something other than a form field land on the field people fix.
@@ -241,9 +241,9 @@ def _detail_context(request, referral, bound_forms):
     meetings = list(referral.meetings.all())
     cost_approvals = list(referral.cost_approvals.all())
     for approval in cost_approvals:
-        approval.user_can_sign = (approval.status == CostApprovalStatus.REQUESTED
+        approval.user_can_sign = (approval.awaits_signature
                                   and permissions.can_sign_cost_approval(user, approval))
-        approval.user_can_invoice = (approval.status == CostApprovalStatus.APPROVED
+        approval.user_can_invoice = (approval.is_approved
                                      and permissions.can_lead_case(user, referral))
     can = {
         "edit": status == Status.DRAFT and permissions.can_edit_draft(user, referral),

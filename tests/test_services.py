@@ -923,7 +923,7 @@ def test_cost_approval_mails_go_to_the_signatories_and_back_to_the_requester(
         approval = request_cost_approval(people.receiving_worker, referral)
     assert sent_to(mail.outbox) == [[people.signatory.email]]
     assert_safe_mail(mail.outbox[0], referral)
-    assert "1800.00" in mail.outbox[0].body
+    assert "CHF 1'800.00" in mail.outbox[0].body  # Swiss format, as on the pages
 
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
