@@ -103,7 +103,6 @@ ADMISSION_CRITERIA = {
         _("No IV assessment or IV measures running, the pension question is settled, no legal proceedings "
           "with the IV pending."),
         _("The client registers at the RAV."),
-        _("Social services: usually no referral of someone registered at the RAV in the last 6 months."),
     ],
     IV: [
         _("Intact work offer: the client is willing, able and allowed to work."),
@@ -116,9 +115,23 @@ ADMISSION_CRITERIA = {
     SOCIAL: [
         _("At least one problem area (addiction, family conflict, missing childcare, distressing events, debts)."),
         _("The social service offers integral case management."),
+    ],
+}
+
+# Criteria that apply only to one referring kind (concept 3.2.1 and 3.2.3).
+REFERRER_CRITERIA = {
+    (SOCIAL, RAV): [
+        _("Social services: usually no referral of someone registered at the RAV in the last 6 months."),
+    ],
+    (RAV, SOCIAL): [
         _("From the RAV: the client signs an agreement releasing them from job-search obligations."),
     ],
 }
+
+
+def criteria_for(referrer_kind, receiver_kind):
+    """The checklist shown while filing and deciding: the receiver's criteria plus the referrer-specific ones."""
+    return [*ADMISSION_CRITERIA.get(receiver_kind, []), *REFERRER_CRITERIA.get((referrer_kind, receiver_kind), [])]
 
 
 @dataclass
@@ -202,7 +215,7 @@ def _assess_situation(result, situation, today):
 
 def _assess_receiver(result, referrer, receiver, situation, problem_areas, today):
     result.process = derive_process(receiver.kind)
-    result.criteria = ADMISSION_CRITERIA.get(receiver.kind, [])
+    result.criteria = criteria_for(referrer.kind, receiver.kind)
     if receiver.pk == referrer.pk:
         result.hard_stops.append(Finding(
             "own_institution", _("A referral goes to another institution, not to your own."), "receiving_institution"))

@@ -270,6 +270,9 @@ def _detail_context(request, referral, bound_forms):
         "comments": referral.comments.select_related("author"),
         "meetings": meetings,
         "open_handover": next((m for m in meetings if m.kind == MeetingKind.HANDOVER and not m.is_recorded), None),
+        # The note form opens by itself only once the planned meeting time has come.
+        "handover_due": _is_due(meetings, MeetingKind.HANDOVER),
+        "status_meeting_due": _is_due(meetings, MeetingKind.STATUS),
         "open_status_meeting": next((m for m in meetings if m.kind == MeetingKind.STATUS and not m.is_recorded),
                                     None),
         "cost_approvals": cost_approvals,
@@ -291,6 +294,11 @@ def _detail_context(request, referral, bound_forms):
         "invoice_form": form("invoice", forms.InvoiceForm),
         "document_form": form("document", forms.DocumentForm),
     }
+
+
+def _is_due(meetings, kind):
+    now = timezone.now()
+    return any(m.kind == kind and not m.is_recorded and m.scheduled_at and m.scheduled_at <= now for m in meetings)
 
 
 def _run_action(request, referral, form_name, form, call, success_message):

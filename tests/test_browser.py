@@ -113,7 +113,10 @@ def test_referral_walks_from_filing_to_closure(log_in, directory, referrer, cont
     worker.goto(case)
     shot(page, "receiving-worker-case-accepted")
     form = "form[action$='/uebergabe/protokoll/']"
-    expect(page.locator(form)).to_be_visible()  # opened because a handover meeting is planned
+    # The note form stays folded until the planned meeting time has come: the worker opens it.
+    expect(page.locator(form)).to_be_hidden()
+    page.locator(f"details:has({form}) > summary").click()
+    expect(page.locator(form)).to_be_visible()
     page.fill(f"{form} input[name=held_on]", _date())
     page.check(f"{form} input[name=all_agreed][value=yes]")
     page.fill(f"{form} input[name=case_work_starts_on]", _date())
@@ -159,7 +162,8 @@ def test_referral_walks_from_filing_to_closure(log_in, directory, referrer, cont
     worker.goto(case)
     shot(page, "receiving-worker-case-active")
     form = "form[action$='/standort/protokoll/']"
-    expect(page.locator(form)).to_be_visible()  # opened: the first status meeting is planned
+    page.locator(f"details:has({form}) > summary").click()  # the first meeting is planned for later
+    expect(page.locator(form)).to_be_visible()
     page.fill(f"{form} input[name=held_on]", _date())
     page.fill(f"{form} textarea[name=progress]", "Placed in a job with a permanent contract")
     page.check(f"{form} input[name=decision][value=close]")

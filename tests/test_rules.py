@@ -16,6 +16,7 @@ from referrals.rules import (
     Finding,
     Situation,
     assess,
+    criteria_for,
     derive_process,
     derive_target_group,
 )
@@ -134,7 +135,15 @@ def test_receiver_kind_names_the_process(kind, process):
     referrer = SOCIAL if kind != SOCIAL else IV
     assessment = run(referrer=referrer, receiver=kind)
     assert assessment.process == process
-    assert assessment.criteria == ADMISSION_CRITERIA[kind]
+    assert assessment.criteria == criteria_for(referrer, kind)
+    assert assessment.criteria[:len(ADMISSION_CRITERIA[kind])] == ADMISSION_CRITERIA[kind]
+
+
+def test_referrer_specific_criteria_appear_only_for_that_referrer():
+    assert len(criteria_for(SOCIAL, RAV)) == len(ADMISSION_CRITERIA[RAV]) + 1
+    assert criteria_for(IV, RAV) == ADMISSION_CRITERIA[RAV]
+    assert len(criteria_for(RAV, SOCIAL)) == len(ADMISSION_CRITERIA[SOCIAL]) + 1
+    assert criteria_for(IV, SOCIAL) == ADMISSION_CRITERIA[SOCIAL]
 
 
 def test_unknown_receiver_kind_gives_no_process():
