@@ -149,7 +149,7 @@ def _derive(referral):
 def referral_create_draft(*, actor, client_data, data):
     """Start a referral from the actor's institution. Incomplete input is fine: it is a draft."""
     membership = _referring_membership(actor)
-    client = client_create_or_update(client_data=client_data)
+    client = client_create_or_update(client_data=client_data, institution=membership.institution)
     referral = Referral(
         client=client, referring_institution=membership.institution, referring_case_worker=actor,
         status=Status.DRAFT, **_referral_fields_from(data),
@@ -163,13 +163,18 @@ def referral_create_draft(*, actor, client_data, data):
     return referral
 
 
-def client_create_or_update(*, client_data, client=None):
+def client_create_or_update(*, client_data, client=None, institution=None):
+    from django.db.models import Q
+
     from .models import Client
 
     values = _client_fields_from(client_data)
-    if client is None and values.get("ahv_digest"):
-        # The same AHV number is the same person: no second client record (and no typing twice).
-        client = Client.objects.filter(ahv_digest=values["ahv_digest"]).first()
+    if client is None and values.get("ahv_digest") and institution is not None:
+        # The same AHV number is the same person: no second record where the institution already knows the
+        # client from one of its own referrals. Other institutions' client records stay out of reach.
+        client = Client.objects.filter(
+            Q(referrals__referring_institution=institution) | Q(referrals__receiving_institution=institution),
+            ahv_digest=values["ahv_digest"]).first()
     if client is None:
         values.setdefault("first_name", "")
         values.setdefault("last_name", "")
@@ -309,6 +314,7 @@ def comment_add(*, referral, actor, text):
 
 @transaction.atomic
 def meeting_schedule(*, referral, actor, kind, scheduled_at, location=""):
+    referral = _lock(referral)
     if kind == MeetingKind.HANDOVER:
         allowed, statuses = permissions.can_work_case(actor, referral), {Status.ACCEPTED}
     else:
@@ -477,7 +483,11 @@ def _decide_cost_approval(cost_approval, actor, to_status, reason=""):
     if not permissions.can_view(actor, cost_approval.referral) or not permissions.can_sign_cost_approval(
             actor, cost_approval):
         _deny(_("Only a signatory of the financing institution can sign or refuse this cost approval."))
+    referral = _lock(cost_approval.referral)
     approval = CostApproval.objects.select_for_update().get(pk=cost_approval.pk)
+    if referral.status not in CASE_STATUSES:
+        raise TransitionNotAllowed(referral.status, referral.status,
+                                   _("The case has ended; its cost approvals can no longer be signed."))
     if approval.status != CostApprovalStatus.REQUESTED:
         raise TransitionNotAllowed(approval.status, to_status, _("This cost approval has already been decided."))
     approval.status, approval.decided_by, approval.decided_at = to_status, actor, timezone.now()
@@ -527,6 +537,7 @@ def cost_approval_record_invoice(*, cost_approval, actor, received_on, forwarded
 
 @transaction.atomic
 def document_upload(*, referral, actor, uploaded_file, kind):
+    referral = _lock(referral)
     if not permissions.can_upload_document(actor, referral):
         _deny(_("Only the two institutions of this referral can add documents."))
     name = uploaded_file.name or ""
@@ -550,3 +561,7 @@ def document_upload(*, referral, actor, uploaded_file, kind):
 def access_log_record(*, user, referral, action):
     """Every read and change of client data is logged (data protection)."""
     AccessLog.objects.create(user=user, referral=referral, action=action)
+
+
+def access_log_record_many(*, user, referrals, action):
+    AccessLog.objects.bulk_create([AccessLog(user=user, referral=referral, action=action) for referral in referrals])

@@ -100,6 +100,7 @@ def referral_edit(request, pk):
             else:
                 return _after_save(request, referral, form)
     else:
+        services.access_log_record(user=request.user, referral=referral, action="edit")
         form = forms.ReferralForm(initial=_initial_from(referral), referring_institution=referral.referring_institution)
     return _render_form(request, form, referral, referral.referring_institution, status=400 if form.errors else 200)
 
@@ -119,6 +120,7 @@ def _after_save(request, referral, form):
                                     "then send again.") % {"ref": referral.reference})
         referral.refresh_from_db()
         return _render_form(request, form, referral, referral.referring_institution, status=400)
+    referral.refresh_from_db()  # the services worked on their own locked copy
     messages.success(request, _("Referral %(ref)s sent. The contact persons of %(institution)s have been notified.")
                      % {"ref": referral.reference, "institution": referral.receiving_institution.name})
     return redirect("referrals:detail", pk=referral.pk)

@@ -197,11 +197,11 @@ def test_list_bad_filter(referrer):
 def test_list_query_count_does_not_grow(make_referral, referrer, django_assert_num_queries):
     client = api(referrer)
     make_referral(Status.SUBMITTED)
-    with django_assert_num_queries(4):  # token, memberships, count, page
+    with django_assert_num_queries(5):  # token, memberships, count, page, access log
         assert len(client.get("/api/v1/referrals/").json()["results"]) == 1
     for _ in range(4):
         make_referral(Status.SUBMITTED)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         assert len(client.get("/api/v1/referrals/?status=submitted").json()["results"]) == 5
 
 
@@ -804,3 +804,19 @@ def test_api_and_service_create_the_same_draft(referrer, directory):
                  "planned_duration_months", "consent_given_on", "consent_form", "in_social_counselling"):
         assert getattr(by_api, name) == getattr(by_service, name), name
     assert by_api.client_id == by_service.client_id  # same AHV number, same person: no second record
+
+
+def test_coordinator_sees_no_client_contact_details_and_no_documents(make_referral, coordinator):
+    referral = make_referral(Status.SUBMITTED)
+    client = api(coordinator)
+    body = client.get(f"/api/v1/referrals/{referral.pk}/").json()
+    assert body["client"]["phone"] == "" and body["client"]["last_name"] == "Beispiel"
+    listed = client.get("/api/v1/referrals/").json()["results"][0]
+    assert listed["client"]["phone"] == ""
+    assert client.get(f"/api/v1/referrals/{referral.pk}/documents/").status_code == 404
+
+
+def test_listing_referrals_is_access_logged(make_referral, referrer):
+    referral = make_referral(Status.SUBMITTED)
+    api(referrer).get("/api/v1/referrals/")
+    assert AccessLog.objects.filter(user=referrer, referral=referral, action="list").exists()

@@ -992,3 +992,24 @@ def test_comment_on_a_draft_does_not_tell_the_receiver_about_it(people, make_ref
     with django_capture_on_commit_callbacks(execute=True):
         services.comment_add(referral=draft, actor=people.referrer, text="Note to self: ask about childcare")
     assert people.contact_person.email not in {address for message in mail.outbox for address in message.to}
+
+
+def test_another_institution_filing_the_same_ahv_number_gets_its_own_client_record(
+        directory, make_referral, outsider):
+    original = make_referral(Status.SUBMITTED)
+    theirs = services.referral_create_draft(
+        actor=outsider, client_data={"first_name": "X", "last_name": "Y", "ahv_number": VALID_AHV},
+        data={"receiving_institution": directory["iv"]})
+    assert theirs.client_id != original.client_id
+    original.client.refresh_from_db()
+    assert (original.client.first_name, original.client.phone) == ("Mara", "079 000 00 00")
+
+
+def test_a_cost_approval_cannot_be_signed_once_the_case_has_ended(cost_approval, signatory, receiving_worker):
+    referral = cost_approval.referral
+    services.status_meeting_record(referral=referral, actor=receiving_worker, held_on=timezone.localdate(),
+                                   progress="Done", decision="close", outcome="successful", ground="goal_reached")
+    with pytest.raises(TransitionNotAllowed):
+        services.cost_approval_approve(cost_approval=cost_approval, actor=signatory)
+    cost_approval.refresh_from_db()
+    assert cost_approval.status == "requested"

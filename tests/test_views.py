@@ -839,3 +839,21 @@ def test_case_page_queries_do_not_grow_with_comments_and_documents(
 
     assert response.status_code == 200
     assert f"Question {n - 1}" in response.content.decode()
+
+
+def test_sending_an_edited_draft_names_the_newly_chosen_receiver(client, directory, referrer):
+    from tests.conftest import client_data
+
+    draft = services.referral_create_draft(actor=referrer, client_data=client_data(directory), data={})
+    client.force_login(referrer)
+    form = {"first_name": "Mara", "last_name": "Beispiel", "date_of_birth": "1984-03-02",
+            "ahv_number": "756.9217.0769.85", "municipality": directory["luzern"].pk, "preferred_language": "de",
+            "in_social_counselling": "on", "receiving_institution": directory["iv"].pk,
+            "mandate": "Job coaching", "planned_duration_months": "6",
+            "consent_given_on": (timezone.localdate() - datetime.timedelta(days=1)).isoformat(),
+            "consent_form": "written", "send": "1"}
+    response = client.post(reverse("referrals:edit", args=[draft.pk]), form, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == Status.SUBMITTED
+    assert "WAS IV Luzern" in str(list(response.wsgi_request._messages)[0])

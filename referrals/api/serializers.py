@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from institutions.models import Institution, InstitutionKind, Municipality, ProblemArea, Role
+from referrals import permissions
 from referrals.ahv import normalize_ahv
 from referrals.models import (
     ClosureGround,
@@ -305,6 +306,17 @@ class ReferralSerializer(serializers.Serializer):
     assigned_case_worker = NullableRef(UserRefSerializer)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+    CONTACT_FIELDS = ("address", "phone", "email")
+
+    def to_representation(self, referral):
+        data = super().to_representation(referral)
+        request = self.context.get("request")
+        # The client's contact details are for the two parties only (as on the case page), not the coordinator.
+        if request is not None and not permissions.is_party(request.user, referral):
+            for name in self.CONTACT_FIELDS:
+                data["client"][name] = ""
+        return data
 
     @extend_schema_field(EnumField(Process, allow_null=True))
     def get_process(self, referral):

@@ -206,7 +206,8 @@ class ReferralViewSet(viewsets.GenericViewSet):
     def list(self, request):
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(s.ReferralSerializer(page, many=True).data)
+        services.access_log_record_many(user=request.user, referrals=page, action="list")
+        return self.get_paginated_response(s.ReferralSerializer(page, many=True, context={"request": request}).data)
 
     def create(self, request):
         serializer = s.ReferralInputSerializer(data=request.data)
@@ -346,6 +347,8 @@ class ReferralViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser], **NO_FILTERS)
     def documents(self, request, pk=None):
         referral = self.get_referral()
+        if not permissions.is_party(request.user, referral):
+            raise NotFound()  # documents are for the two parties only, as on the pages
         if request.method == "GET":
             return self._page(referral.documents.select_related("uploaded_by").order_by("uploaded_at", "id"),
                               s.DocumentSerializer)
