@@ -68,6 +68,10 @@ class ReportSnapshot(models.Model):
         return self.status in (SnapshotStatus.PENDING, SnapshotStatus.RUNNING)
 
     @property
+    def is_done(self):
+        return self.status in (SnapshotStatus.DONE,)
+
+    @property
     def file_stem(self):
         start = self.period_from.isoformat() if self.period_from else "beginn"
         end = self.period_to.isoformat() if self.period_to else "heute"

@@ -132,7 +132,7 @@ def snapshot_create(request):
         messages.error(request, " ".join(error.messages))
         return redirect(reverse("reporting:dashboard") + "#reports")
     snapshot.refresh_from_db()
-    if snapshot.status == SnapshotStatus.DONE:
+    if snapshot.is_done:
         messages.success(request, _("The report for %(period)s is ready to download.")
                          % {"period": snapshot.period_label})
     else:
