@@ -12,7 +12,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from institutions.models import Institution, InstitutionKind, Municipality, User
 from institutions.services import membership_set_roles
@@ -161,6 +161,19 @@ def cost_approval(make_referral, receiving_worker):
         referral=referral, actor=receiving_worker, measure="Job coaching", provider="Coaching AG",
         amount_chf=Decimal("1800.00"), starts_on=today, ends_on=today + datetime.timedelta(days=90),
         justification="Needed for the placement")
+
+
+@pytest.fixture
+def english():
+    """Tests that assert texts read the English source strings; German (de-CH) is the default language."""
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def english_pages(client):
+    """The same for pages fetched with the test client (the language comes from the request)."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ import hashlib
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ValidationError
-from django.utils import translation
 
 from referrals import services
 from referrals.ahv import AHV_EXAMPLE, ahv_digest, decrypt_ahv, encrypt_ahv, mask_ahv, normalize_ahv
@@ -16,10 +15,7 @@ from tests.conftest import VALID_AHV, client_data, referral_data
 VALID_DIGITS = "7569217076985"
 
 
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")  # assertions read the English source texts
 
 
 def error_of(value):

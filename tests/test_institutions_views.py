@@ -7,11 +7,7 @@ from institutions.models import Institution, InstitutionKind, Membership, Munici
 from institutions.services import membership_set_roles
 from tests.conftest import PASSWORD
 
-
-@pytest.fixture(autouse=True)
-def english(client):
-    """The texts asserted here are the English source strings; German is the default once translated."""
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+pytestmark = pytest.mark.usefixtures("english_pages")  # assertions read the English source texts
 
 # --- Login and logout ------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from institutions.models import User
 from institutions.selectors import user_memberships
@@ -34,10 +34,7 @@ TODAY = timezone.localdate()
 DAY = datetime.timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")  # assertions read the English source texts
 
 
 @pytest.fixture(autouse=True)

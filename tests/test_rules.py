@@ -6,7 +6,6 @@ Target groups follow DOMAIN.md's table; hard stops and warnings follow the admis
 import datetime
 
 import pytest
-from django.utils import translation
 
 from institutions.models import Institution, InstitutionKind
 from referrals.models import Process
@@ -25,10 +24,7 @@ RAV, IV, SOCIAL = InstitutionKind.RAV, InstitutionKind.IV, InstitutionKind.SOCIA
 TODAY = datetime.date(2026, 3, 15)
 
 
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")  # assertions read the English source texts
 
 
 def institution(pk, kind, name=None, integral_case_management=True):

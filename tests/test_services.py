@@ -13,7 +13,7 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from institutions.models import User
 from institutions.services import membership_set_roles
@@ -38,10 +38,7 @@ TODAY = timezone.localdate()
 DAY = datetime.timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")  # assertions read the English source texts
 
 
 @pytest.fixture

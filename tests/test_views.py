@@ -51,10 +51,7 @@ def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-@pytest.fixture(autouse=True)
-def english(client):
-    """The texts asserted here are the English source strings; German is the default once translated."""
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+pytestmark = pytest.mark.usefixtures("english_pages")  # assertions read the English source texts
 
 
 def add_document(referral, actor, name="vertrag.pdf"):
