@@ -56,9 +56,10 @@ class MunicipalityAdmin(admin.ModelAdmin):
 class MembershipAdmin(admin.ModelAdmin):
     list_display = [
         "user", "institution", "is_case_worker", "is_contact_person", "is_signatory", "is_coordinator", "is_admin",
+        "is_data_protection",
     ]
     list_filter = ["institution__kind", "is_contact_person", "is_signatory", "is_coordinator", "is_admin",
-                   "institution"]
+                   "is_data_protection", "institution"]
     search_fields = ["user__username", "user__last_name", "user__first_name", "institution__name"]
     autocomplete_fields = ["user", "institution"]
     list_select_related = ["user", "institution"]

@@ -35,6 +35,7 @@ class Role(models.TextChoices):
     SIGNATORY = "signatory", _("Signatory")
     COORDINATOR = "coordinator", _("IIZ coordinator")
     ADMIN = "admin", _("Administrator")
+    DATA_PROTECTION = "data_protection", _("Data protection")
 
 
 class User(AbstractUser):
@@ -110,6 +111,9 @@ class Membership(models.Model):
     is_signatory = models.BooleanField(_("signatory"), default=False)
     is_coordinator = models.BooleanField(_("IIZ coordinator"), default=False)
     is_admin = models.BooleanField(_("administrator"), default=False)
+    is_data_protection = models.BooleanField(
+        _("data protection"), default=False,
+        help_text=_("Reads the audit trail (who saw which case when); sees no client data otherwise."))
 
     ROLE_FIELDS = {
         Role.CASE_WORKER: "is_case_worker",
@@ -117,6 +121,7 @@ class Membership(models.Model):
         Role.SIGNATORY: "is_signatory",
         Role.COORDINATOR: "is_coordinator",
         Role.ADMIN: "is_admin",
+        Role.DATA_PROTECTION: "is_data_protection",
     }
 
     class Meta:

@@ -212,3 +212,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=6, day_of_month=1),
     },
 }
+
+# --- Need to know and audit trail (issue 9, part B) ---
+# audit/: append-only records of reads and denied attempts; pgtrigger installs the PostgreSQL triggers
+# that refuse UPDATE and DELETE on them (on SQLite the triggers are skipped).
+INSTALLED_APPS += ["pgtrigger", "audit"]

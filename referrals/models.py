@@ -346,18 +346,3 @@ class Document(models.Model):
 
     def __str__(self):
         return self.original_name
-
-
-class AccessLog(models.Model):
-    """Who read or changed a referral's client data, and when (data protection)."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="access_log")
-    action = models.CharField(max_length=20)
-    at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-at"]
-
-    def __str__(self):
-        return f"{self.user_id} {self.action} {self.referral_id}"

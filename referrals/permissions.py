@@ -2,12 +2,20 @@
 
 Visibility (DOMAIN.md, data protection): a user sees a referral only if their institution sends it or
 receives it (the receiver only once it has been submitted); the coordinator and administrators see all.
+
+Need to know (issue 9): the client's identity (name, date of birth, AHV, contact, address), the free texts and
+the documents are for the parties only - case workers, contact persons and signatories of one of the two
+institutions (``can_see_client_identity``). The coordinator and administrators see a pseudonymised case:
+reference, institutions, status, process, target group, dates, durations and codes.
 """
 
-from institutions.models import Role
-from institutions.selectors import user_has_role, user_institution_ids, user_sees_everything
+from institutions.models import Membership, Role
+from institutions.selectors import user_has_role, user_institution_ids, user_memberships, user_sees_everything
 
 from .models import Status
+
+# The roles that work a case and so need to know whom it is about.
+PARTY_ROLES = (Role.CASE_WORKER, Role.CONTACT_PERSON, Role.SIGNATORY)
 
 
 def is_referrer_member(user, referral):
@@ -22,8 +30,22 @@ def is_receiver_member(user, referral):
     )
 
 
+def party_institution_ids(user):
+    """Institutions where the user holds a party role (a coordinator-only membership does not count)."""
+    return {m.institution_id for m in user_memberships(user)
+            if any(getattr(m, Membership.ROLE_FIELDS[role]) for role in PARTY_ROLES)}
+
+
 def is_party(user, referral):
-    return is_referrer_member(user, referral) or is_receiver_member(user, referral)
+    """A case worker, contact person or signatory of the referring or (once submitted) the receiving institution."""
+    institution_ids = party_institution_ids(user)
+    return referral.referring_institution_id in institution_ids or (
+        referral.receiving_institution_id in institution_ids and referral.status != Status.DRAFT)
+
+
+def can_see_client_identity(user, referral):
+    """Name, date of birth, AHV, contact, address, free texts and documents: for the parties only (need to know)."""
+    return is_party(user, referral)
 
 
 def can_view(user, referral):

@@ -15,16 +15,30 @@ LIST_RELATED = ("client", "referring_institution", "receiving_institution", "ref
                 "assigned_case_worker")
 
 
+def _party_q(user):
+    """Referrals the user is a party of (see permissions.is_party), as a query."""
+    institution_ids = permissions.party_institution_ids(user)
+    return (Q(referring_institution_id__in=institution_ids)
+            | (Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)))
+
+
 def visible_referrals(user):
-    """Referrals whose institutions include the user's; drafts only for the referring side."""
+    """Referrals whose institutions include the user's as a party; drafts only for the referring side.
+
+    The coordinator and administrators see all - pseudonymised where they are no party (see
+    ``with_identity_flags``)."""
     queryset = Referral.objects.select_related(*LIST_RELATED)
     if user_sees_everything(user):
         return queryset
-    institution_ids = user_institution_ids(user)
-    return queryset.filter(
-        Q(referring_institution_id__in=institution_ids)
-        | (Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT))
-    )
+    return queryset.filter(_party_q(user))
+
+
+def with_identity_flags(user, referrals):
+    """Mark each referral with ``identity_visible`` (need to know); returns the list."""
+    referrals = list(referrals)
+    for referral in referrals:
+        referral.identity_visible = permissions.can_see_client_identity(user, referral)
+    return referrals
 
 
 def referral_for_user(user, pk):
@@ -37,12 +51,12 @@ def search_referrals(user, query):
     queryset = visible_referrals(user)
     query = (query or "").strip()
     if query:
-        terms = Q(reference__icontains=query) | Q(client__last_name__icontains=query) | Q(
-            client__first_name__icontains=query)
+        names = Q(client__last_name__icontains=query) | Q(client__first_name__icontains=query)
         parts = query.split()
         if len(parts) == 2:
-            terms |= Q(client__first_name__icontains=parts[0], client__last_name__icontains=parts[1])
-        queryset = queryset.filter(terms)
+            names |= Q(client__first_name__icontains=parts[0], client__last_name__icontains=parts[1])
+        # A name finds only cases whose client the user may know: no looking people up through the search.
+        queryset = queryset.filter(Q(reference__icontains=query) | (names & _party_q(user)))
     return queryset
 
 
@@ -63,11 +77,9 @@ class _Pk:
 
 
 def my_open_cases(user):
-    """Open referrals my institutions send or receive, newest change first."""
-    institution_ids = user_institution_ids(user)
+    """Open referrals my institutions send or receive (as a party), newest change first."""
     return visible_referrals(user).filter(
-        Q(referring_institution_id__in=institution_ids) | Q(receiving_institution_id__in=institution_ids),
-        status__in=[Status.DRAFT, Status.SUBMITTED, Status.ACCEPTED, Status.ACTIVE],
+        _party_q(user), status__in=[Status.DRAFT, Status.SUBMITTED, Status.ACCEPTED, Status.ACTIVE],
     ).order_by("-status_changed_at")
 
 
@@ -80,7 +92,7 @@ def cost_approvals_to_sign(user):
 
 def upcoming_meetings(user, days=30):
     now = timezone.now()
-    institution_ids = user_institution_ids(user)
+    institution_ids = permissions.party_institution_ids(user)
     return (Meeting.objects.select_related("referral", "referral__client")
             .filter(recorded_at__isnull=True, scheduled_at__isnull=False,
                     scheduled_at__lte=now + timezone.timedelta(days=days),

@@ -10,6 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import Action, Outcome
+from audit.services import audit_record, audit_record_many
 from institutions.models import Role
 from institutions.selectors import user_has_role, user_primary_membership
 
@@ -17,7 +19,6 @@ from . import notifications, permissions
 from .ahv import ahv_digest, encrypt_ahv, normalize_ahv
 from .errors import TransitionNotAllowed
 from .models import (
-    AccessLog,
     ClosureGround,
     ClosureOutcome,
     Comment,
@@ -559,9 +560,16 @@ def document_upload(*, referral, actor, uploaded_file, kind):
 
 
 def access_log_record(*, user, referral, action):
-    """Every read and change of client data is logged (data protection)."""
-    AccessLog.objects.create(user=user, referral=referral, action=action)
+    """Every read of client data is recorded in the audit trail (data protection); kept for existing callers."""
+    audit_record(actor=user, action=action, target=referral)
 
 
 def access_log_record_many(*, user, referrals, action):
-    AccessLog.objects.bulk_create([AccessLog(user=user, referral=referral, action=action) for referral in referrals])
+    audit_record_many(actor=user, action=action, targets=referrals)
+
+
+def referral_access_denied(*, user, pk, action=Action.ACCESS):
+    """An attempt on a referral the user may not see (answered 404): recorded with the outcome "denied"."""
+    exists = Referral.objects.filter(pk=pk).exists()
+    audit_record(actor=user, action=action, target=(Referral._meta.label, pk), outcome=Outcome.DENIED,
+                 referral_id=pk if exists else None)

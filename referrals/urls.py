@@ -9,6 +9,7 @@ urlpatterns = [
     path("pruefen/", views.referral_check, name="check"),
     path("<int:pk>/", views.referral_detail, name="detail"),
     path("<int:pk>/bearbeiten/", views.referral_edit, name="edit"),
+    path("<int:pk>/ahv-anzeigen/", views.ahv_reveal, name="ahv_reveal"),
     path("<int:pk>/annehmen/", views.accept, name="accept"),
     path("<int:pk>/ablehnen/", views.reject, name="reject"),
     path("<int:pk>/zurueckziehen/", views.withdraw, name="withdraw"),

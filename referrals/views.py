@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from audit.models import Action
 from institutions.models import Institution, Role
 from institutions.selectors import institutions_for_directory, user_primary_membership, user_roles
 
@@ -32,12 +33,15 @@ def home(request):
         "inbox": list(selectors.decision_inbox(user)[:20]),
         "to_sign": list(selectors.cost_approvals_to_sign(user)[:20]),
         "meetings": list(selectors.upcoming_meetings(user)[:10]),
-        "open_cases": list(selectors.my_open_cases(user)[:50]),
+        "open_cases": selectors.with_identity_flags(user, selectors.my_open_cases(user)[:50]),
         "is_contact_person": Role.CONTACT_PERSON in roles,
         "is_signatory": Role.SIGNATORY in roles,
         "files_referrals": Role.CASE_WORKER in roles or Role.CONTACT_PERSON in roles,
         "sees_everything": Role.COORDINATOR in roles or Role.ADMIN in roles,
+        "reads_audit": Role.DATA_PROTECTION in roles,
     }
+    services.access_log_record_many(user=user, referrals=[r for r in context["open_cases"] if r.identity_visible],
+                                    action=Action.HOME)
     return render(request, "referrals/home.html", context)
 
 
@@ -48,15 +52,19 @@ def referral_list(request):
     referrals = selectors.search_referrals(request.user, query)
     if status in Status.values:
         referrals = referrals.filter(status=status)
+    referrals = selectors.with_identity_flags(request.user, referrals.order_by("-status_changed_at")[:200])
+    services.access_log_record_many(user=request.user, referrals=[r for r in referrals if r.identity_visible],
+                                    action=Action.SEARCH if query.strip() else Action.LIST)
     return render(request, "referrals/list.html", {
-        "referrals": list(referrals.order_by("-status_changed_at")[:200]), "query": query, "status": status,
-        "statuses": Status.choices,
+        "referrals": referrals, "query": query, "status": status, "statuses": Status.choices,
+        "pseudonymised": any(not r.identity_visible for r in referrals),
     })
 
 
 def _visible_or_404(user, pk):
     referral = selectors.referral_for_user(user, pk)
     if referral is None:
+        services.referral_access_denied(user=user, pk=pk)
         raise Http404
     return referral
 
@@ -100,7 +108,7 @@ def referral_edit(request, pk):
             else:
                 return _after_save(request, referral, form)
     else:
-        services.access_log_record(user=request.user, referral=referral, action="edit")
+        services.access_log_record(user=request.user, referral=referral, action=Action.EDIT)
         form = forms.ReferralForm(initial=_initial_from(referral), referring_institution=referral.referring_institution)
     return _render_form(request, form, referral, referral.referring_institution, status=400 if form.errors else 200)
 
@@ -219,11 +227,24 @@ def referral_check(request):
 # --- The case page ----------------------------------------------------------------------------------------
 
 @login_required
-def referral_detail(request, pk, forms_override=None, status=200):
+def referral_detail(request, pk, forms_override=None, status=200, ahv_revealed=False):
     referral = _visible_or_404(request.user, pk)
-    services.access_log_record(user=request.user, referral=referral, action="view")
-    return render(request, "referrals/detail.html", _detail_context(request, referral, forms_override or {}),
-                  status=status)
+    services.access_log_record(user=request.user, referral=referral, action=Action.VIEW)
+    context = _detail_context(request, referral, forms_override or {})
+    context["ahv_revealed"] = ahv_revealed and context["identity"]
+    return render(request, "referrals/detail.html", context, status=status)
+
+
+@login_required
+@require_POST
+def ahv_reveal(request, pk):
+    """The full AHV number, only on an explicit "anzeigen" that is itself audited."""
+    referral = _visible_or_404(request.user, pk)
+    if not permissions.can_see_client_identity(request.user, referral):
+        services.referral_access_denied(user=request.user, pk=referral.pk, action=Action.AHV_REVEAL)
+        raise Http404
+    services.access_log_record(user=request.user, referral=referral, action=Action.AHV_REVEAL)
+    return referral_detail(request, pk, ahv_revealed=True)
 
 
 def _contacts(institution):
@@ -283,6 +304,7 @@ def _detail_context(request, referral, bound_forms):
         "receiver_contacts": _contacts(referral.receiving_institution),
         "assessment": services.referral_assess(referral=referral),
         "is_party": permissions.is_party(user, referral),
+        "identity": permissions.can_see_client_identity(user, referral),
         "can": can,
         "accept_form": form("accept", forms.AcceptForm, institution=referral.receiving_institution),
         "reject_form": form("reject", forms.RejectForm),
@@ -431,9 +453,10 @@ record_invoice = _cost_approval_action(
 @login_required
 def document_download(request, pk, document_pk):
     referral = _visible_or_404(request.user, pk)
-    if not permissions.is_party(request.user, referral):
+    if not permissions.can_see_client_identity(request.user, referral):
+        services.referral_access_denied(user=request.user, pk=referral.pk, action=Action.DOWNLOAD)
         raise Http404  # documents are for the two parties only
     document = get_object_or_404(Document, pk=document_pk, referral=referral)
-    services.access_log_record(user=request.user, referral=referral, action="download")
+    services.access_log_record(user=request.user, referral=referral, action=Action.DOWNLOAD)
     return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.original_name)
 

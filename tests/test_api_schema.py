@@ -75,10 +75,11 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/referrals/{id}/status-meetings/"), ("get", "/api/v1/referrals/{id}/cost-approvals/"),
     ("post", "/api/v1/referrals/{id}/cost-approvals/"), ("post", "/api/v1/cost-approvals/{id}/approve/"),
     ("post", "/api/v1/cost-approvals/{id}/refuse/"), ("get", "/api/v1/referrals/{id}/documents/"),
-    ("post", "/api/v1/referrals/{id}/documents/"),
+    ("post", "/api/v1/referrals/{id}/documents/"), ("post", "/api/v1/referrals/{id}/ahv/"),
+    ("get", "/api/v1/audit/"),
 }
-# Signing a cost approval needs no input: the signatory and the time are the request's.
-NO_REQUEST_BODY = {("post", "/api/v1/cost-approvals/{id}/approve/")}
+# Signing a cost approval needs no input: the signatory and the time are the request's; so does showing the AHV.
+NO_REQUEST_BODY = {("post", "/api/v1/cost-approvals/{id}/approve/"), ("post", "/api/v1/referrals/{id}/ahv/")}
 
 
 def _operations(schema):
@@ -257,6 +258,7 @@ ACTING = {
     "/api/v1/referrals/{id}/reject/": (Status.SUBMITTED, "contact_person"),
     "/api/v1/referrals/{id}/comments/": (Status.SUBMITTED, "referrer"),
     "/api/v1/referrals/{id}/documents/": (Status.SUBMITTED, "referrer"),
+    "/api/v1/referrals/{id}/ahv/": (Status.SUBMITTED, "referrer"),
     "/api/v1/referrals/{id}/handover/": (Status.ACCEPTED, "receiving_worker"),
     "/api/v1/referrals/{id}/status-meetings/": (Status.ACTIVE, "receiving_worker"),
     "/api/v1/referrals/{id}/cost-approvals/": (Status.ACTIVE, "receiving_worker"),

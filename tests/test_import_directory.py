@@ -249,7 +249,7 @@ BAD_INPUTS = {
     ),
     "unknown role": (
         [("roles: [admin]", "roles:\n      - case_worker\n      - boss  # <-")],
-        "Unknown role 'boss'; use one of: case_worker, contact_person, signatory, coordinator, admin.",
+        "Unknown role 'boss'; use one of: case_worker, contact_person, signatory, coordinator, admin, data_protection.",
     ),
     "duplicate institution key": (
         [("  - key: sobz-sursee", "  - key: rav-sursee  # <-")],

@@ -299,7 +299,9 @@ class ReferralSerializer(serializers.Serializer):
     status_changed_at = serializers.DateTimeField(read_only=True)
     process = serializers.SerializerMethodField()
     target_group = serializers.SerializerMethodField()
-    client = ClientSerializer(read_only=True)
+    client = NullableRef(ClientSerializer, help_text=_(
+        "null when you may not see the client's identity: the coordinator and administrators get the case "
+        "pseudonymised unless they work for one of its two institutions (need to know)."))
     referring_institution = InstitutionRefSerializer(read_only=True)
     receiving_institution = NullableRef(InstitutionRefSerializer)
     referring_case_worker = UserRefSerializer(read_only=True)
@@ -307,15 +309,17 @@ class ReferralSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
-    CONTACT_FIELDS = ("address", "phone", "email")
+    # Free texts and client details a pseudonymised referral leaves empty (need to know).
+    PSEUDONYMISED = {"client": None}
+
+    def identity_visible(self, referral):
+        request = self.context.get("request")
+        return request is not None and permissions.can_see_client_identity(request.user, referral)
 
     def to_representation(self, referral):
         data = super().to_representation(referral)
-        request = self.context.get("request")
-        # The client's contact details are for the two parties only (as on the case page), not the coordinator.
-        if request is not None and not permissions.is_party(request.user, referral):
-            for name in self.CONTACT_FIELDS:
-                data["client"][name] = ""
+        if not self.identity_visible(referral):
+            data.update({name: value for name, value in self.PSEUDONYMISED.items() if name in data})
         return data
 
     @extend_schema_field(EnumField(Process, allow_null=True))
@@ -348,11 +352,22 @@ class ReferralDetailSerializer(ReferralSerializer):
     next_step = serializers.SerializerMethodField()
     events = serializers.SerializerMethodField()
 
+    PSEUDONYMISED = {"client": None, "situation": None, "mandate": "", "problem_areas": [], "justification": "",
+                     "rejection_text": "", "closure_text": "", "warnings": [], "hard_stops": [], "missing": []}
+
+    def to_representation(self, referral):
+        data = super().to_representation(referral)
+        if not self.identity_visible(referral):
+            for event in data["events"]:
+                event["text"] = ""
+        return data
+
     def _assessment(self, referral):
         return self.context["assessment"]
 
-    @extend_schema_field(SituationSerializer)
+    @extend_schema_field(NullableRef(SituationSerializer))
     def get_situation(self, referral):
+        """null when the referral is pseudonymised for you (need to know)."""
         return SituationSerializer(Situation.from_referral(referral)).data
 
     @extend_schema_field(ConsentSerializer)
@@ -530,6 +545,10 @@ class StatusMeetingSerializer(serializers.Serializer):
 
 
 class CostApprovalSerializer(serializers.Serializer):
+    """A cost approval; measure, provider and the texts are empty where the referral is pseudonymised for you."""
+
+    FREE_TEXTS = ("measure", "provider", "justification", "refusal_reason")
+
     id = serializers.IntegerField(read_only=True)
     referral = serializers.IntegerField(source="referral_id", read_only=True)
     status = EnumField(CostApprovalStatus, read_only=True)
@@ -548,6 +567,10 @@ class CostApprovalSerializer(serializers.Serializer):
     refusal_reason = serializers.CharField(read_only=True)
     invoice_received_on = serializers.DateField(read_only=True, allow_null=True)
     invoice_forwarded_on = serializers.DateField(read_only=True, allow_null=True)
+
+
+class AhvSerializer(serializers.Serializer):
+    ahv_number = serializers.CharField(read_only=True, help_text=_("The full AHV number, e.g. 756.1234.5678.97."))
 
 
 class RefuseSerializer(serializers.Serializer):

@@ -28,6 +28,7 @@ from institutions.selectors import (
     user_primary_membership,
     user_roles,
 )
+from audit.models import Action
 from referrals import permissions, selectors, services
 from referrals.models import CostApproval, Status
 
@@ -185,8 +186,18 @@ class ReferralViewSet(viewsets.GenericViewSet):
                 .order_by("-status_changed_at", "-id"))
 
     def get_referral(self):
-        referral = selectors.referral_for_user(self.request.user, _parse_id(self.kwargs["pk"]))
+        pk = _parse_id(self.kwargs["pk"])
+        referral = selectors.referral_for_user(self.request.user, pk)
         if referral is None:
+            services.referral_access_denied(user=self.request.user, pk=pk)
+            raise NotFound()
+        return referral
+
+    def get_referral_with_identity(self, action):
+        """The referral for reads of free texts and documents: 404 (recorded as denied) without need to know."""
+        referral = self.get_referral()
+        if not permissions.can_see_client_identity(self.request.user, referral):
+            services.referral_access_denied(user=self.request.user, pk=referral.pk, action=action)
             raise NotFound()
         return referral
 
@@ -206,7 +217,9 @@ class ReferralViewSet(viewsets.GenericViewSet):
     def list(self, request):
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        services.access_log_record_many(user=request.user, referrals=page, action="list")
+        services.access_log_record_many(
+            user=request.user, action=Action.API_LIST,
+            referrals=[r for r in page if permissions.can_see_client_identity(request.user, r)])
         return self.get_paginated_response(s.ReferralSerializer(page, many=True, context={"request": request}).data)
 
     def create(self, request):
@@ -221,8 +234,16 @@ class ReferralViewSet(viewsets.GenericViewSet):
 
     def retrieve(self, request, pk=None):
         referral = self.get_referral()
-        services.access_log_record(user=request.user, referral=referral, action="view")
+        services.access_log_record(user=request.user, referral=referral, action=Action.API_VIEW)
         return self.detail_response(referral)
+
+    @extend_schema(summary="The full AHV number (recorded in the audit trail)", request=None,
+                   responses=responses({200: s.AhvSerializer}, 401, 403, 404))
+    @action(detail=True, methods=["post"], url_path="ahv", **NO_FILTERS, **NO_PAGINATION)
+    def ahv(self, request, pk=None):
+        referral = self.get_referral_with_identity(Action.AHV_REVEAL)
+        services.access_log_record(user=request.user, referral=referral, action=Action.AHV_REVEAL)
+        return Response({"ahv_number": referral.client.ahv_number})
 
     def partial_update(self, request, pk=None):
         referral = self.get_referral()
@@ -315,10 +336,12 @@ class ReferralViewSet(viewsets.GenericViewSet):
                    responses=responses({201: s.CommentSerializer}, *ACTION))
     @action(detail=True, methods=["get", "post"], **NO_FILTERS)
     def comments(self, request, pk=None):
-        referral = self.get_referral()
         if request.method == "GET":
+            referral = self.get_referral_with_identity(Action.API_COMMENTS)
+            services.access_log_record(user=request.user, referral=referral, action=Action.API_COMMENTS)
             return self._page(referral.comments.select_related("author").order_by("created_at", "id"),
                               s.CommentSerializer)
+        referral = self.get_referral()
         values = self._validated(s.CommentSerializer)
         comment = services.comment_add(referral=referral, actor=request.user, text=values["text"])
         return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
@@ -334,7 +357,12 @@ class ReferralViewSet(viewsets.GenericViewSet):
             approvals = referral.cost_approvals.select_related(
                 "requesting_institution", "financing_institution", "requested_by", "decided_by").order_by(
                 "requested_at", "id")
-            return self._page(approvals, s.CostApprovalSerializer)
+            services.access_log_record(user=request.user, referral=referral, action=Action.API_COST_APPROVALS)
+            response = self._page(approvals, s.CostApprovalSerializer)
+            if not permissions.can_see_client_identity(request.user, referral):
+                for row in response.data["results"]:
+                    row.update(dict.fromkeys(s.CostApprovalSerializer.FREE_TEXTS, ""))
+            return response
         values = self._validated(s.CostApprovalSerializer)
         approval = services.cost_approval_request(referral=referral, actor=request.user, **values)
         return Response(s.CostApprovalSerializer(approval).data, status=status.HTTP_201_CREATED)
@@ -346,10 +374,10 @@ class ReferralViewSet(viewsets.GenericViewSet):
                    responses=responses({201: s.DocumentSerializer}, 400, 401, 403, 404))
     @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser], **NO_FILTERS)
     def documents(self, request, pk=None):
-        referral = self.get_referral()
-        if not permissions.is_party(request.user, referral):
-            raise NotFound()  # documents are for the two parties only, as on the pages
+        # Documents are for the two parties only, as on the pages.
+        referral = self.get_referral_with_identity(Action.API_DOCUMENTS)
         if request.method == "GET":
+            services.access_log_record(user=request.user, referral=referral, action=Action.API_DOCUMENTS)
             return self._page(referral.documents.select_related("uploaded_by").order_by("uploaded_at", "id"),
                               s.DocumentSerializer)
         values = self._validated(s.DocumentSerializer)

@@ -21,6 +21,7 @@ DEMO_USERS = [
     ("sobz.kontakt", "Case worker and contact person at SoBZ Sursee (a third institution)"),
     ("koordination", "IIZ coordinator (key figures)"),
     ("admin", "Administrator (directory, users and roles)"),
+    ("datenschutz", "Data protection (audit trail: who saw which case when)"),
 ]
 
 
