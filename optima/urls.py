@@ -13,6 +13,8 @@ urlpatterns = [
     path("verzeichnis/", institution_views.directory, name="directory"),
     path("faelle/", include("referrals.urls")),
     path("kennzahlen/", include("reporting.urls")),
+    path("datenschutz/", include("audit.urls")),
+    path("api/v1/audit/", include("audit.api.urls")),
     path("api/v1/reports/", include("reporting.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("referrals.api.urls")),

@@ -21,6 +21,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.models import Action
 from institutions.models import InstitutionKind, User
 from institutions.selectors import (
     institutions_for_directory,
@@ -28,7 +29,6 @@ from institutions.selectors import (
     user_primary_membership,
     user_roles,
 )
-from audit.models import Action
 from referrals import permissions, selectors, services
 from referrals.models import CostApproval, Status
 
