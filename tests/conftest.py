@@ -6,6 +6,8 @@
 - signatory: signatory at the social services of the city of Lucerne (the financing institution)
 - coordinator: the IIZ coordinator (sees everything, decides nothing)
 - outsider: case worker, contact person and signatory at a third institution (SoBZ Sursee): sees nothing
+- administrator: administrator (sees cases pseudonymised, configures the directory)
+- data_protection: the data-protection officer (reads the audit trail, sees no case)
 """
 
 import datetime
@@ -86,6 +88,11 @@ def outsider(directory):
 @pytest.fixture
 def administrator(directory):
     return _user("admin.optima", "Adrian", "Widmer", directory["rav"], ["admin"])
+
+
+@pytest.fixture
+def data_protection(directory):
+    return _user("datenschutz", "Daniela", "Bucher", directory["iv"], ["data_protection"])
 
 
 @pytest.fixture
