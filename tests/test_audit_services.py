@@ -84,7 +84,8 @@ def test_purge_with_nothing_old_enough_deletes_nothing(make_referral, referrer, 
 @pytest.mark.django_db(transaction=True)
 def test_the_old_access_log_rows_are_moved_into_the_audit_trail():
     executor = MigrationExecutor(connection)
-    before = [("referrals", "0001_initial"), ("audit", "0001_audit_record"), ("institutions", "0002_data_protection_role")]
+    before = [("referrals", "0001_initial"), ("audit", "0001_audit_record"),
+              ("institutions", "0002_data_protection_role")]
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
     user = old.get_model("institutions", "User").objects.create(username="alt")
