@@ -54,11 +54,12 @@ def audit_log(request):
     _require_audit_reader(request.user)
     form, records = _filtered(request)
     page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
-    services.audit_record(actor=request.user, action=Action.AUDIT_READ, target=None)
+    rows = list(_rows(page.object_list))
+    services.audit_record(actor=request.user, action=Action.AUDIT_READ, target=None)  # reading is recorded too
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "audit/log.html", {
-        "form": form, "page": page, "rows": list(_rows(page.object_list)), "query": query.urlencode(),
+        "form": form, "page": page, "rows": rows, "query": query.urlencode(),
     }, status=400 if form.errors else 200)
 
 
