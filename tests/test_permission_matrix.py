@@ -99,7 +99,8 @@ MATRIX = {
                                               parties(400, others=400))],
     "referrals:request_cost_approval": [probe("POST", case_url("kostengutsprache/"), parties(400, others=400))],
     "referrals:approve_cost_approval": [probe("POST", lambda w: f"/faelle/{w['case'].pk}/kostengutsprache/"
-                                              f"{w['approval'].pk}/unterschreiben/", parties(403, others=403, signatory=302))],
+                                              f"{w['approval'].pk}/unterschreiben/",
+                                              parties(403, others=403, signatory=302))],
     "referrals:refuse_cost_approval": [probe("POST", lambda w: f"/faelle/{w['case'].pk}/kostengutsprache/"
                                              f"{w['approval'].pk}/ablehnen/", parties(400, others=400))],
     "referrals:record_invoice": [probe("POST", lambda w: f"/faelle/{w['case'].pk}/kostengutsprache/"
