@@ -84,59 +84,70 @@ def _check_code_format(code):
 
 
 def _verify_device(device, code):
-    allowed, data = device.verify_is_allowed()
+    """None when the code is right, else the message. The device records the attempt (throttling, last code)."""
+    allowed, _data = device.verify_is_allowed()
     if not allowed:
-        raise ValidationError({"code": _("Too many wrong codes. Wait a minute and try again.")})
+        return _("Too many wrong codes. Wait a minute and try again.")
     if not device.verify_token(code):
-        raise ValidationError({"code": _("This code is wrong or has already been used. Enter the current code "
-                                         "from your app.")})
+        return _("This code is wrong or has already been used. Enter the current code from your app.")
+    return None
 
 
-@transaction.atomic
 def mfa_enrolment_confirm(*, actor, code):
-    """Confirm the device with a first code; returns the new recovery codes (shown once)."""
+    """Confirm the device with a first code; returns the new recovery codes (shown once).
+
+    A wrong code is recorded on the device (throttling) before the error is raised, outside the transaction.
+    """
     code = _check_code_format(code)
-    device = (TOTPDevice.objects.select_for_update().filter(user=actor, confirmed=False).order_by("-id").first())
-    if device is None:
-        raise ValidationError({"code": _("Start the set-up again: no authenticator is waiting for confirmation.")})
-    _verify_device(device, code)
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
-    return mfa_recovery_codes_renew(actor=actor)
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=actor, confirmed=False).order_by("-id").first()
+        if device is None:
+            raise ValidationError({"code": _("Start the set-up again: no authenticator is waiting for "
+                                             "confirmation.")})
+        error = _verify_device(device, code)
+        if error is None:
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
+            return mfa_recovery_codes_renew(actor=actor)
+    raise ValidationError({"code": error})
 
 
 def mfa_recovery_codes_renew(*, actor):
     """New recovery codes, the old ones no longer work. Returns the codes (they are shown once)."""
     if mfa_confirmed_device(actor) is None:
         raise PermissionDenied(_("Set up a second factor first."))
-    StaticDevice.objects.filter(user=actor).delete()
-    device = StaticDevice.objects.create(user=actor, name="Recovery codes", confirmed=True)
-    codes = [StaticToken.random_token() for _ in range(settings.MFA_RECOVERY_CODE_COUNT)]
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    with transaction.atomic():
+        StaticDevice.objects.filter(user=actor).delete()
+        device = StaticDevice.objects.create(user=actor, name="Recovery codes", confirmed=True)
+        codes = [StaticToken.random_token() for _ in range(settings.MFA_RECOVERY_CODE_COUNT)]
+        StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
     return codes
 
 
-@transaction.atomic
 def mfa_verify(*, actor, code):
     """Check a TOTP code or a recovery code of the actor's; raises ValidationError({"code": ...}) otherwise.
 
     Returns "totp" or "recovery". A TOTP code is accepted once only (django-otp remembers the last time step);
-    a recovery code is used up.
+    a recovery code is used up. Failed attempts stay recorded (they slow down guessing).
     """
     code = _check_code_format(code)
-    device = TOTPDevice.objects.select_for_update().filter(user=actor, confirmed=True).first()
-    if device is None:
-        raise ValidationError({"code": _("You have no second factor set up.")})
-    if code.isdigit():
-        _verify_device(device, code)
-        return "totp"
-    recovery = StaticDevice.objects.select_for_update().filter(user=actor, confirmed=True).first()
-    if recovery is None:
-        raise ValidationError({"code": _("This code is wrong or has already been used. Enter the current code "
-                                         "from your app.")})
-    _verify_device(recovery, code.lower())
-    return "recovery"
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=actor, confirmed=True).first()
+        if device is None:
+            raise ValidationError({"code": _("You have no second factor set up.")})
+        if code.isdigit():
+            kind, error = "totp", _verify_device(device, code)
+        else:
+            recovery = StaticDevice.objects.select_for_update().filter(user=actor, confirmed=True).first()
+            if recovery is None:
+                kind, error = "recovery", _("This code is wrong or has already been used. Enter the current "
+                                            "code from your app.")
+            else:
+                kind, error = "recovery", _verify_device(recovery, code.lower())
+    if error is not None:
+        raise ValidationError({"code": error})
+    return kind
 
 
 def mfa_session_verified(*, request):
@@ -144,14 +155,14 @@ def mfa_session_verified(*, request):
     request.session.cycle_key()
 
 
-@transaction.atomic
 def mfa_remove(*, actor, code):
     """The user removes their own second factor after proving it once more (not possible while it is required)."""
     if mfa_required_for(actor):
         raise PermissionDenied(_("Your role requires a second factor; it cannot be removed."))
     mfa_verify(actor=actor, code=code)
-    TOTPDevice.objects.filter(user=actor).delete()
-    StaticDevice.objects.filter(user=actor).delete()
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=actor).delete()
+        StaticDevice.objects.filter(user=actor).delete()
 
 
 # --- API tokens ------------------------------------------------------------------------------------------
