@@ -224,10 +224,11 @@ STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=STATIC_ROOT)
 INSTALLED_APPS.remove("rest_framework.authtoken")  # replaced by knox: tokens stored hashed, with an expiry
 INSTALLED_APPS += ["axes", "knox", "django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static",
                    "csp", "accounts"]
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+# After WhiteNoise: static files keep their long cache lifetime; everything the application renders gets the headers.
+MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
                   "accounts.middleware.SecurityHeadersMiddleware")
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
-MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1, "csp.middleware.CSPMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
                   "accounts.middleware.SessionTimeoutMiddleware")
 MIDDLEWARE.insert(MIDDLEWARE.index("accounts.middleware.SessionTimeoutMiddleware") + 1,
                   "accounts.middleware.SecondFactorMiddleware")
