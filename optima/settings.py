@@ -244,10 +244,10 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
-# Behind the reverse proxy the client's address is the left-most X-Forwarded-For entry the proxy appends.
-AXES_IPWARE_PROXY_COUNT = env.int("OPTIMA_PROXY_COUNT", default=0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else (
-    "REMOTE_ADDR",)
+# Behind OPTIMA_PROXY_COUNT reverse proxies the client's address is the X-Forwarded-For entry the outermost
+# proxy appended (the same rule as DRF's NUM_PROXIES); without proxies it is REMOTE_ADDR.
+PROXY_COUNT = env.int("OPTIMA_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.clientip.client_ip"
 
 # API tokens (knox): "Authorization: Token <key>", stored as a hash, expire after OPTIMA_API_TOKEN_DAYS.
 REST_KNOX = {
@@ -264,6 +264,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
     "rest_framework.throttling.AnonRateThrottle",
     "rest_framework.throttling.UserRateThrottle",
 ]
+REST_FRAMEWORK["NUM_PROXIES"] = PROXY_COUNT or None
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "anon": env.str("OPTIMA_API_THROTTLE_ANON", default="60/min"),
     "user": env.str("OPTIMA_API_THROTTLE_USER", default="600/min"),
@@ -313,3 +314,7 @@ PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=()
                       "payment=(), usb=(), interest-cohort=()")
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CELERY_BEAT_SCHEDULE["purge-expired-api-tokens"] = {
+    "task": "accounts.tasks.purge_api_tokens_task",
+    "schedule": crontab(minute=30, hour=3),
+}

@@ -108,3 +108,14 @@ def test_an_overlong_password_gets_a_message_and_counts_nothing(client, referrer
     response = token_request(referrer.username, "x" * 5000)
     assert response.status_code == 400
     assert "password" in response.json()
+
+
+def test_behind_a_proxy_the_forwarded_address_is_locked_not_the_proxy(referrer, contact_person, settings):
+    settings.PROXY_COUNT = 1
+    for number in range(5):
+        APIClient(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"1.2.3.4, 192.0.2.{number}").post(
+            "/api/v1/auth/token/", {"username": "guess", "password": "wrong"}, format="json")
+    # A colleague behind the same proxy, from another address, still logs in; the forged left entry is ignored.
+    response = APIClient(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 192.0.2.77").post(
+        "/api/v1/auth/token/", {"username": contact_person.username, "password": PASSWORD}, format="json")
+    assert response.status_code == 200

@@ -2,6 +2,7 @@
 
 import datetime
 
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from knox.models import AuthToken
@@ -101,3 +102,15 @@ def test_token_endpoint_has_a_stricter_throttle(referrer, settings):
     finally:
         ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
     assert codes == [200, 200, 200, 429]
+
+
+def test_expired_tokens_are_purged_by_the_command_and_the_daily_task(referrer, settings):
+    issue(referrer)
+    fresh = issue(referrer)
+    oldest = AuthToken.objects.filter(user=referrer).order_by("created").first()
+    AuthToken.objects.filter(pk=oldest.pk).update(expiry=timezone.now() - datetime.timedelta(days=1))
+    call_command("purge_api_tokens")
+    assert AuthToken.objects.filter(user=referrer).count() == 1
+    assert me(fresh["token"]).status_code == 200
+    assert "accounts.tasks.purge_api_tokens_task" in {
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}

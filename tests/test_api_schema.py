@@ -22,10 +22,10 @@ from django.core.management import call_command
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from knox.models import AuthToken
 from openapi_schema_validator import OAS30ReadValidator
 from openapi_schema_validator import validate as validate_instance
 from openapi_spec_validator import validate as validate_openapi
-from knox.models import AuthToken
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode
 
