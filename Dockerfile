@@ -24,6 +24,7 @@ RUN pip install . && rm -rf build *.egg-info
 COPY manage.py ./
 COPY optima ./optima
 COPY institutions ./institutions
+COPY accounts ./accounts
 COPY referrals ./referrals
 COPY reporting ./reporting
 COPY templates ./templates

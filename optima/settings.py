@@ -217,3 +217,108 @@ CELERY_BEAT_SCHEDULE = {
 # audit/: append-only records of reads and denied attempts; pgtrigger installs the PostgreSQL triggers
 # that refuse UPDATE and DELETE on them (on SQLite the triggers are skipped).
 INSTALLED_APPS += ["pgtrigger", "audit"]
+# --- Accounts and security headers (issue 9) ---
+# accounts/ holds the log-in security: lockout (django-axes), API tokens (django-rest-knox: hashed,
+# expiring, revocable), the second factor (django-otp: TOTP + recovery codes), password reset/change,
+# session timeouts and the security headers (django-csp, Permissions-Policy, Cache-Control).
+from datetime import timedelta  # noqa: E402
+
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=STATIC_ROOT)
+
+INSTALLED_APPS.remove("rest_framework.authtoken")  # replaced by knox: tokens stored hashed, with an expiry
+INSTALLED_APPS += ["axes", "knox", "django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static",
+                   "csp", "accounts"]
+# After WhiteNoise: static files keep their long cache lifetime; everything the application renders gets the headers.
+MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
+                  "accounts.middleware.SecurityHeadersMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1, "csp.middleware.CSPMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
+                  "accounts.middleware.SessionTimeoutMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("accounts.middleware.SessionTimeoutMiddleware") + 1,
+                  "accounts.middleware.SecondFactorMiddleware")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes requires
+
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# Lockout: OPTIMA_LOGIN_FAILURE_LIMIT failed log-ins lock the user name and, separately, the IP address for
+# OPTIMA_LOGIN_LOCKOUT_MINUTES; failures older than that are forgotten. A successful log-in forgets them too.
+AXES_FAILURE_LIMIT = env.int("OPTIMA_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("OPTIMA_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Behind OPTIMA_PROXY_COUNT reverse proxies the client's address is the X-Forwarded-For entry the outermost
+# proxy appended (the same rule as DRF's NUM_PROXIES); without proxies it is REMOTE_ADDR.
+PROXY_COUNT = env.int("OPTIMA_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.clientip.client_ip"
+
+# API tokens (knox): "Authorization: Token <key>", stored as a hash, expire after OPTIMA_API_TOKEN_DAYS.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("OPTIMA_API_TOKEN_DAYS", default=30)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_LIMIT_PER_USER": 10,
+    "AUTO_REFRESH": False,
+}
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "accounts.api.authentication.TokenAuthentication",
+    "rest_framework.authentication.SessionAuthentication",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "rest_framework.throttling.AnonRateThrottle",
+    "rest_framework.throttling.UserRateThrottle",
+]
+REST_FRAMEWORK["NUM_PROXIES"] = PROXY_COUNT or None
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": env.str("OPTIMA_API_THROTTLE_ANON", default="60/min"),
+    "user": env.str("OPTIMA_API_THROTTLE_USER", default="600/min"),
+    "auth_token": env.str("OPTIMA_API_THROTTLE_TOKEN", default="10/min"),
+}
+# Throttle counters must be shared by all gunicorn workers: Redis when there is one.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+# Second factor (TOTP with recovery codes) for administrators, IIZ coordinators, signatories and data protection.
+# Required whenever DEBUG is off; in development only with OPTIMA_REQUIRE_MFA=true.
+MFA_REQUIRED = env.bool("OPTIMA_REQUIRE_MFA", default=not DEBUG)
+MFA_REQUIRED_ROLES = ["admin", "coordinator", "signatory", "data_protection"]
+OTP_TOTP_ISSUER = "OPTIMA"
+OTP_TOTP_THROTTLE_FACTOR = 1
+MFA_RECOVERY_CODE_COUNT = 10
+
+# Passwords: Django's validators plus an upper bound (a very long password is refused with a message).
+AUTH_PASSWORD_VALIDATORS.append(
+    {"NAME": "accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 128}})
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 2  # reset links are valid for two hours
+
+# Sessions: end after OPTIMA_SESSION_IDLE_MINUTES without a request and after 12 hours in any case; the cookie
+# is not kept when the browser closes.
+SESSION_IDLE_TIMEOUT = env.int("OPTIMA_SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_COOKIE_AGE = 12 * 60 * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Headers. The Content-Security-Policy allows scripts from this site only (no inline scripts); inline styles
+# stay allowed because Bootstrap's and htmx's JavaScript set them. Permissions-Policy turns off device APIs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+                      "payment=(), usb=(), interest-cohort=()")
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CELERY_BEAT_SCHEDULE["purge-expired-api-tokens"] = {
+    "task": "accounts.tasks.purge_api_tokens_task",
+    "schedule": crontab(minute=30, hour=3),
+}

@@ -14,6 +14,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone, translation
 
 from institutions.models import Institution, InstitutionKind, Municipality, User
@@ -30,6 +31,14 @@ def _user(username, first, last, institution, roles):
                                     email=f"{username}@example.ch", phone="041 000 00 00")
     membership_set_roles(user=user, institution=institution, roles=roles)
     return user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """API throttle counters live in the cache: every test starts with none (issue 9)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone, translation
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from audit.models import AuditRecord
@@ -30,8 +30,8 @@ def api(user=None, language="en"):
     """An API client as an external system uses it: token header, JSON, a chosen language."""
     client = APIClient(HTTP_ACCEPT_LANGUAGE=language)
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _row, token = AuthToken.objects.create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 
@@ -77,7 +77,8 @@ def test_token_flow(referrer):
                               format="json")
     assert response.status_code == 200
     token = response.json()["token"]
-    assert token == Token.objects.get(user=referrer).key
+    assert AuthToken.objects.filter(user=referrer).count() == 1  # stored as a hash, not as the key
+    assert not AuthToken.objects.filter(digest=token).exists()
 
     anonymous.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     me = anonymous.get("/api/v1/me/")

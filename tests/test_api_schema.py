@@ -22,10 +22,10 @@ from django.core.management import call_command
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from knox.models import AuthToken
 from openapi_schema_validator import OAS30ReadValidator
 from openapi_schema_validator import validate as validate_instance
 from openapi_spec_validator import validate as validate_openapi
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode
 
@@ -145,7 +145,7 @@ class Conformance:
 
 def _client(user):
     client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
     return client
 
 
@@ -229,7 +229,7 @@ def seeded(transactional_db, make_referral, cost_approval, personas):
     referrals = {status: make_referral(status) for status in (Status.DRAFT, Status.SUBMITTED, Status.ACCEPTED,
                                                                Status.CLOSED, Status.REJECTED)}
     referrals[Status.ACTIVE] = cost_approval.referral
-    tokens = {name: Token.objects.create(user=user).key for name, user in personas.items()}
+    tokens = {name: AuthToken.objects.create(user=user)[1] for name, user in personas.items()}
     return {"referrals": referrals, "cost_approval": cost_approval, "tokens": tokens}
 
 

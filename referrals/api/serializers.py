@@ -172,15 +172,6 @@ class ConflictSerializer(serializers.Serializer):
 
 # --- Auth and me -----------------------------------------------------------------------------------------
 
-class TokenRequestSerializer(serializers.Serializer):
-    username = StrictCharField(min_length=1)
-    password = StrictCharField(min_length=1, style={"input_type": "password"}, trim_whitespace=False)
-
-
-class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(read_only=True)
-
-
 class MeSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)

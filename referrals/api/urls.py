@@ -3,6 +3,8 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from accounts.api.views import TokenView
+
 from . import views
 
 router = SimpleRouter()
@@ -11,7 +13,7 @@ router.register("referrals", views.ReferralViewSet, basename="api-referral")
 router.register("cost-approvals", views.CostApprovalViewSet, basename="api-cost-approval")
 
 urlpatterns = [
-    path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("auth/token/", TokenView.as_view(), name="api-token"),
     path("me/", views.MeView.as_view(), name="api-me"),
     *router.urls,
 ]

@@ -12,7 +12,6 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -70,20 +69,7 @@ def _service_errors(error):
     return ApiValidationError(validation_error_detail(error, rename=s.SERVICE_FIELD_PATHS))
 
 
-# --- Token and me ------------------------------------------------------------------------------------------
-
-class TokenView(ObtainAuthToken):
-    """Exchange username and password for an API token (`Authorization: Token <key>`)."""
-
-    parser_classes = (JSONParser, FormParser, MultiPartParser)
-
-    @extend_schema(
-        operation_id="auth_token_create", tags=["auth"], auth=[], request=s.TokenRequestSerializer,
-        responses={200: s.TokenSerializer, 400: ERRORS[400]},
-    )
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
-
+# --- Me ------------------------------------------------------------------------------------------------
 
 class MeView(APIView):
     @extend_schema(operation_id="me_retrieve", tags=["me"], responses=responses({200: s.MeSerializer}, 401))
