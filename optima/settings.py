@@ -212,3 +212,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=6, day_of_month=1),
     },
 }
+
+# --- Client records, consent withdrawal, retention (issue 10) ---
+# Months after a referral ended (closed, rejected, withdrawn, not started) until the client's data is anonymised
+# by the daily beat task below or `manage.py anonymise_expired`.
+OPTIMA_RETENTION_MONTHS = env.int("OPTIMA_RETENTION_MONTHS", default=24)
+CELERY_BEAT_SCHEDULE["anonymise-expired-referrals"] = {
+    "task": "referrals.tasks.anonymise_expired_task",
+    "schedule": crontab(minute=30, hour=2),  # daily at 02:30 Zurich time
+}

@@ -80,4 +80,29 @@ def can_sign_cost_approval(user, cost_approval):
 
 
 def can_upload_document(user, referral):
+    return can_work_case(user, referral) and not consent_withdrawal_hides_identity(user, referral)
+
+
+def consent_withdrawal_hides_identity(user, referral):
+    """Once the client withdrew consent, the receiving institution sees only the pseudonymised case
+    (codes, dates): no identity, no free texts, no documents. The referrer keeps its own client."""
+    return (
+        referral.consent_withdrawn_on is not None
+        and is_receiver_member(user, referral)
+        and not is_referrer_member(user, referral)
+    )
+
+
+def can_see_client_identity(user, referral):
+    """Name, AHV number, contact data, free texts and documents of the client (issue 9 adds a role rule)."""
+    return is_party(user, referral) and not consent_withdrawal_hides_identity(user, referral)
+
+
+def can_change_personal_data(user, referral):
+    """'Personalien ändern' after submission: a case worker of either party who may see the client."""
+    return can_work_case(user, referral) and can_see_client_identity(user, referral)
+
+
+def can_withdraw_consent(user, referral):
+    """Either party records that the client withdrew consent."""
     return can_work_case(user, referral)
