@@ -33,17 +33,49 @@ def referral_for_user(user, pk):
     return referral if referral is not None and permissions.can_view(user, referral) else None
 
 
+def _identity_hidden_q(user):
+    """Referrals whose client this user's institutions no longer see: consent withdrawn, and the user is only
+    on the receiving side (permissions.consent_withdrawal_hides_identity, as a query)."""
+    institution_ids = user_institution_ids(user)
+    return (Q(consent_withdrawn_on__isnull=False, receiving_institution_id__in=institution_ids)
+            & ~Q(referring_institution_id__in=institution_ids))
+
+
 def search_referrals(user, query):
     queryset = visible_referrals(user)
     query = (query or "").strip()
     if query:
-        terms = Q(reference__icontains=query) | Q(client__last_name__icontains=query) | Q(
-            client__first_name__icontains=query)
+        terms = Q(client__last_name__icontains=query) | Q(client__first_name__icontains=query)
         parts = query.split()
         if len(parts) == 2:
             terms |= Q(client__first_name__icontains=parts[0], client__last_name__icontains=parts[1])
-        queryset = queryset.filter(terms)
+        # A name finds no referral whose client the user may no longer see (consent withdrawn).
+        queryset = queryset.filter(Q(reference__icontains=query) | (terms & ~_identity_hidden_q(user)))
     return queryset
+
+
+def mark_identity(user, referrals):
+    """Set `identity_hidden` on each referral of a list (no queries): rows then show no name."""
+    for referral in referrals:
+        referral.identity_hidden = permissions.consent_withdrawal_hides_identity(user, referral)
+    return referrals
+
+
+def known_person_referrals(user, ahv_digest):
+    """'Diese Person ist bereits erfasst': the referrals the user's institutions sent or received for this AHV
+    number, newest first, each with `other_institution` (the one that is not the user's)."""
+    if not ahv_digest:
+        return []
+    institution_ids = user_institution_ids(user)
+    referrals = list(Referral.objects.select_related(*LIST_RELATED)
+                     .filter(Q(referring_institution_id__in=institution_ids)
+                             | (Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)),
+                             client__ahv_digest=ahv_digest)
+                     .exclude(_identity_hidden_q(user)).order_by("-created_at", "-pk"))
+    for referral in referrals:
+        mine = referral.referring_institution_id in institution_ids
+        referral.other_institution = referral.receiving_institution if mine else referral.referring_institution
+    return referrals
 
 
 def decision_inbox(user):

@@ -163,8 +163,11 @@ def known_client(*, institution, ahv_digest):
     """The newest client record of this AHV number among the institution's own referrals (sent or received)."""
     if not ahv_digest or institution is None:
         return None
-    return (Client.objects.filter(Q(referrals__referring_institution=institution)
-                                  | Q(referrals__receiving_institution=institution), ahv_digest=ahv_digest)
+    # A receiver whose client withdrew consent no longer knows the person (permissions: hidden identity).
+    received = (Q(referrals__receiving_institution=institution, referrals__consent_withdrawn_on__isnull=True)
+                & ~Q(referrals__status=Status.DRAFT))
+    return (Client.objects.filter(Q(referrals__referring_institution=institution) | received,
+                                  ahv_digest=ahv_digest)
             .order_by("-pk").first())
 
 

@@ -13,6 +13,7 @@ from referrals.models import (
     ClosureGround,
     ClosureOutcome,
     ConsentForm,
+    ConsentWithdrawalChannel,
     CostApprovalStatus,
     DocumentKind,
     EventKind,
@@ -308,6 +309,9 @@ class ReferralSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(read_only=True)
 
     CONTACT_FIELDS = ("address", "phone", "email")
+    IDENTITY_FIELDS = ("first_name", "last_name", "ahv_masked", *CONTACT_FIELDS)
+    # Free texts the receiving institution no longer sees once the client withdrew consent (issue 10).
+    TEXT_FIELDS = ()
 
     def to_representation(self, referral):
         data = super().to_representation(referral)
@@ -316,6 +320,16 @@ class ReferralSerializer(serializers.Serializer):
         if request is not None and not permissions.is_party(request.user, referral):
             for name in self.CONTACT_FIELDS:
                 data["client"][name] = ""
+        # Consent withdrawn: the receiving institution sees the pseudonymised case only (codes, dates).
+        if request is not None and permissions.consent_withdrawal_hides_identity(request.user, referral):
+            for name in self.IDENTITY_FIELDS:
+                data["client"][name] = ""
+            data["client"]["date_of_birth"] = data["client"]["municipality"] = None
+            for name in self.TEXT_FIELDS:
+                if name in data:
+                    data[name] = ""
+            for event in data.get("events", []):
+                event["text"] = ""
         return data
 
     @extend_schema_field(EnumField(Process, allow_null=True))
@@ -342,11 +356,20 @@ class ReferralDetailSerializer(ReferralSerializer):
     closure_outcome = serializers.SerializerMethodField()
     closure_ground = serializers.SerializerMethodField()
     closure_text = serializers.CharField(read_only=True)
+    consent_withdrawn_on = serializers.DateField(
+        read_only=True, allow_null=True,
+        help_text=_("Set once the client withdrew consent; the receiving institution then sees codes and dates "
+                    "only."))
+    anonymised_at = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text=_("Set once the retention period ran out and the client data was removed."))
     warnings = serializers.SerializerMethodField()
     hard_stops = serializers.SerializerMethodField()
     missing = serializers.SerializerMethodField()
     next_step = serializers.SerializerMethodField()
     events = serializers.SerializerMethodField()
+
+    TEXT_FIELDS = ("mandate", "justification", "rejection_text", "closure_text")
 
     def _assessment(self, referral):
         return self.context["assessment"]
@@ -469,6 +492,20 @@ SERVICE_FIELD_PATHS = {
     "consent_given_on": ("consent", "given_on"),
     "consent_form": ("consent", "form"),
 }
+
+
+class PersonalDataSerializer(ClientPatchSerializer):
+    """'Personalien ändern' on a sent referral: only the fields given change; each change is an event."""
+
+    ahv_number = StrictCharField(
+        max_length=20, required=False, validators=[normalize_ahv],
+        help_text=_("13 digits starting with 756, e.g. 756.1234.5678.97 (check digit verified)."))
+
+
+class ConsentWithdrawalSerializer(serializers.Serializer):
+    withdrawn_on = serializers.DateField(help_text=_("The day the client withdrew consent."))
+    channel = EnumField(ConsentWithdrawalChannel, help_text=_("How the institution learned of it."))
+    note = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class SubmitSerializer(serializers.Serializer):

@@ -265,6 +265,25 @@ class ReferralViewSet(viewsets.GenericViewSet):
         services.referral_withdraw(referral=referral, actor=request.user, reason=values["reason"])
         return self.detail_response(referral)
 
+    @extend_schema(summary="Change the client's personal data on a sent referral (Personalien ändern)",
+                   request=s.PersonalDataSerializer, responses=responses({200: s.ReferralDetailSerializer}, *ACTION))
+    @action(detail=True, methods=["post"], url_path="personal-data", **NO_FILTERS, **NO_PAGINATION)
+    def personal_data(self, request, pk=None):
+        referral = self.get_referral()
+        values = self._validated(s.PersonalDataSerializer)
+        services.client_change_personal_data(referral=referral, actor=request.user, client_data=dict(values))
+        return self.detail_response(referral)
+
+    @extend_schema(summary="Record that the client withdrew consent: the referral ends",
+                   request=s.ConsentWithdrawalSerializer,
+                   responses=responses({200: s.ReferralDetailSerializer}, *ACTION))
+    @action(detail=True, methods=["post"], url_path="withdraw-consent", **NO_FILTERS, **NO_PAGINATION)
+    def withdraw_consent(self, request, pk=None):
+        referral = self.get_referral()
+        values = self._validated(s.ConsentWithdrawalSerializer)
+        services.referral_withdraw_consent(referral=referral, actor=request.user, **values)
+        return self.detail_response(referral)
+
     @extend_schema(summary="Accept the referral and assign a case worker", request=s.AcceptSerializer,
                    responses=responses({200: s.ReferralDetailSerializer}, *ACTION))
     @action(detail=True, methods=["post"], **NO_FILTERS, **NO_PAGINATION)
@@ -317,8 +336,10 @@ class ReferralViewSet(viewsets.GenericViewSet):
     def comments(self, request, pk=None):
         referral = self.get_referral()
         if request.method == "GET":
-            return self._page(referral.comments.select_related("author").order_by("created_at", "id"),
-                              s.CommentSerializer)
+            comments = referral.comments.select_related("author").order_by("created_at", "id")
+            if permissions.consent_withdrawal_hides_identity(request.user, referral):
+                comments = comments.none()  # free texts are gone for the receiver after a consent withdrawal
+            return self._page(comments, s.CommentSerializer)
         values = self._validated(s.CommentSerializer)
         comment = services.comment_add(referral=referral, actor=request.user, text=values["text"])
         return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
@@ -334,7 +355,14 @@ class ReferralViewSet(viewsets.GenericViewSet):
             approvals = referral.cost_approvals.select_related(
                 "requesting_institution", "financing_institution", "requested_by", "decided_by").order_by(
                 "requested_at", "id")
-            return self._page(approvals, s.CostApprovalSerializer)
+            if not permissions.consent_withdrawal_hides_identity(request.user, referral):
+                return self._page(approvals, s.CostApprovalSerializer)
+            # Consent withdrawn: amounts, periods and states stay; the texts are gone for the receiver.
+            rows = s.CostApprovalSerializer(self.paginate_queryset(approvals), many=True).data
+            for row in rows:
+                row.update({name: "" for name in ("measure", "provider", "justification", "refusal_reason")
+                            if name in row})
+            return self.get_paginated_response(rows)
         values = self._validated(s.CostApprovalSerializer)
         approval = services.cost_approval_request(referral=referral, actor=request.user, **values)
         return Response(s.CostApprovalSerializer(approval).data, status=status.HTTP_201_CREATED)
@@ -347,8 +375,8 @@ class ReferralViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser], **NO_FILTERS)
     def documents(self, request, pk=None):
         referral = self.get_referral()
-        if not permissions.is_party(request.user, referral):
-            raise NotFound()  # documents are for the two parties only, as on the pages
+        if not permissions.can_see_client_identity(request.user, referral):
+            raise NotFound()  # documents are for the two parties only, as on the pages (and gone after a withdrawal)
         if request.method == "GET":
             return self._page(referral.documents.select_related("uploaded_by").order_by("uploaded_at", "id"),
                               s.DocumentSerializer)
