@@ -293,8 +293,8 @@ class ConsentWithdrawalForm(forms.Form):
                                 widget=forms.RadioSelect)
     note = forms.CharField(label=_("Note (optional)"), required=False, max_length=2000,
                            widget=forms.Textarea(attrs={"rows": 2}),
-                           help_text=_("Only the referring institution sees this note: after a withdrawal the receiving "
-                                               "institution sees the case without personal data or texts."))
+                           help_text=_("Only the referring institution sees this note: after a withdrawal the "
+                                       "receiving institution sees the case without personal data or texts."))
 
 
 def apply_service_errors(form, error):

@@ -5,7 +5,10 @@ erfasst" before anything is saved; a change after submission is the explicit "Pe
 event listing old -> new (AHV masked).
 """
 
+import importlib
+
 import pytest
+from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -17,6 +20,8 @@ from referrals.models import Client, EventKind, Referral, Status
 from tests.conftest import VALID_AHV, client_data, referral_data
 
 OTHER_AHV = "756.1234.5678.97"
+split_shared_clients = importlib.import_module(
+    "referrals.migrations.0003_one_client_record_per_referral").split_shared_clients
 
 
 @pytest.fixture(autouse=True)
@@ -238,3 +243,13 @@ def test_api_changes_personal_data_with_an_event(make_referral, contact_person):
     assert response.json()["events"][-1]["kind"] == "client_changed"
     bad = api.post(f"/api/v1/referrals/{referral.pk}/personal-data/", {"ahv_number": "123"}, format="json")
     assert bad.status_code == 400 and "ahv_number" in bad.json()
+
+
+def test_the_migration_gives_every_referral_of_a_shared_record_its_own_copy(make_referral):
+    first, second, third = (make_referral(Status.SUBMITTED) for _ in range(3))
+    Referral.objects.filter(pk__in=[second.pk, third.pk]).update(client=first.client)  # as before issue 10
+    split_shared_clients(apps, None)
+    clients = [Referral.objects.get(pk=r.pk).client for r in (first, second, third)]
+    assert clients[0].pk == first.client_id
+    assert len({c.pk for c in clients}) == 3
+    assert {(c.last_name, c.ahv_number) for c in clients} == {("Beispiel", VALID_AHV)}
