@@ -322,3 +322,12 @@ CELERY_BEAT_SCHEDULE["purge-expired-api-tokens"] = {
     "task": "accounts.tasks.purge_api_tokens_task",
     "schedule": crontab(minute=30, hour=3),
 }
+
+# --- Client records, consent withdrawal, retention (issue 10) ---
+# Months after a referral ended (closed, rejected, withdrawn, not started) until the client's data is anonymised
+# by the daily beat task below or `manage.py anonymise_expired`.
+OPTIMA_RETENTION_MONTHS = env.int("OPTIMA_RETENTION_MONTHS", default=24)
+CELERY_BEAT_SCHEDULE["anonymise-expired-referrals"] = {
+    "task": "referrals.tasks.anonymise_expired_task",
+    "schedule": crontab(minute=30, hour=2),  # daily at 02:30 Zurich time
+}

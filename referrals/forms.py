@@ -11,6 +11,7 @@ from .models import (
     ClosureGround,
     ClosureOutcome,
     ConsentForm,
+    ConsentWithdrawalChannel,
     DocumentKind,
     Language,
     MeetingDecision,
@@ -255,6 +256,45 @@ class InvoiceForm(forms.Form):
 class DocumentForm(forms.Form):
     file = forms.FileField(label=_("File"))
     kind = forms.ChoiceField(label=_("Kind of document"), choices=DocumentKind.choices, initial=DocumentKind.OTHER)
+
+
+class PersonalDataForm(forms.Form):
+    """'Personalien ändern': the client's personal data on one sent referral, changed on purpose."""
+
+    FIELDS = ReferralForm.CLIENT_FIELDS
+
+    first_name = forms.CharField(label=_("First name"), max_length=100)
+    last_name = forms.CharField(label=_("Last name"), max_length=100)
+    date_of_birth = _date(_("Date of birth"))
+    ahv_number = forms.CharField(
+        label=_("AHV number"), max_length=20, help_text=ReferralForm.base_fields["ahv_number"].help_text,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+    municipality = MunicipalityChoiceField(label=_("Municipality of residence"), queryset=Municipality.objects.all(),
+                                           required=False)
+    address = forms.CharField(label=_("Address"), max_length=200, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    preferred_language = forms.ChoiceField(label=_("Preferred language"), choices=Language.choices)
+
+    def clean_ahv_number(self):
+        return normalize_ahv((self.cleaned_data.get("ahv_number") or "").strip())
+
+    @classmethod
+    def initial_from(cls, client):
+        initial = {name: getattr(client, name) for name in cls.FIELDS if name not in ("ahv_number", "municipality")}
+        initial["ahv_number"], initial["municipality"] = client.ahv_number, client.municipality_id
+        return initial
+
+
+class ConsentWithdrawalForm(forms.Form):
+    withdrawn_on = forms.DateField(label=_("The client withdrew consent on"), widget=DateInput,
+                                   input_formats=["%Y-%m-%d", "%d.%m.%Y"])
+    channel = forms.ChoiceField(label=_("How did you learn of it?"), choices=ConsentWithdrawalChannel.choices,
+                                widget=forms.RadioSelect)
+    note = forms.CharField(label=_("Note (optional)"), required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}),
+                           help_text=_("Only the referring institution sees this note: after a withdrawal the "
+                                       "receiving institution sees the case without personal data or texts."))
 
 
 def apply_service_errors(form, error):

@@ -79,6 +79,8 @@ class Client(models.Model):
     first_name = models.CharField(_("first name"), max_length=100)
     last_name = models.CharField(_("last name"), max_length=100)
     date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    # Kept when an ended case is anonymised (age bands); the full birth date goes.
+    birth_year = models.PositiveSmallIntegerField(_("year of birth"), null=True, blank=True, editable=False)
     # The AHV number is sensitive: stored encrypted, found again through a keyed hash (see referrals.ahv).
     ahv_ciphertext = models.TextField(blank=True, editable=False)
     ahv_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
@@ -111,6 +113,15 @@ class Client(models.Model):
     @property
     def ahv_masked(self):
         return mask_ahv(self.ahv_number) if self.ahv_ciphertext else ""
+
+
+class ConsentWithdrawalChannel(models.TextChoices):
+    """How the institution learned that the client withdrew consent."""
+
+    CLIENT_IN_WRITING = "client_in_writing", _("The client told us in writing")
+    CLIENT_VERBALLY = "client_verbally", _("The client told us in person or by phone")
+    OTHER_INSTITUTION = "other_institution", _("The other institution told us")
+    OTHER = "other", _("Other way")
 
 
 class Referral(models.Model):
@@ -164,6 +175,14 @@ class Referral(models.Model):
     closure_ground = models.CharField(_("closure ground"), max_length=30, choices=ClosureGround.choices, blank=True)
     closure_text = models.TextField(_("closure explanation"), blank=True)
 
+    # Consent withdrawal (issue 10): from then on the receiving institution sees only the pseudonymised case.
+    consent_withdrawn_on = models.DateField(_("consent withdrawn on"), null=True, blank=True)
+    consent_withdrawal_channel = models.CharField(
+        _("how we learned of it"), max_length=20, choices=ConsentWithdrawalChannel.choices, blank=True)
+    consent_withdrawal_note = models.TextField(_("note on the withdrawal"), blank=True)
+    # Set when the retention period ran out and the client's data was removed (referrals.services).
+    anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True, db_index=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -197,6 +216,9 @@ class EventKind(models.TextChoices):
     MEETING_RECORDED = "meeting_recorded", _("Meeting recorded")
     COST_APPROVAL = "cost_approval", _("Cost approval")
     DOCUMENT = "document", _("Document")
+    CLIENT_CHANGED = "client_changed", _("Personal data changed")
+    CONSENT_WITHDRAWN = "consent_withdrawn", _("Consent withdrawn")
+    ANONYMISED = "anonymised", _("Anonymised")
 
 
 class ReferralEvent(models.Model):

@@ -131,3 +131,17 @@ def cost_approval_decided(cost_approval_id):
               % {"ref": approval.referral.reference, "status": approval.get_status_display()},
               [_("The cost approval for “%(measure)s” was decided: %(status)s.")
                % {"measure": approval.measure, "status": approval.get_status_display()}], approval.referral)
+
+
+def consent_withdrawn(referral_id, actor_id):
+    """Both sides are told that the client withdrew consent and the referral ended (issue 10)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        referral = _referral(referral_id)
+        recipients = list(_party_case_workers(referral))
+        recipients += list(institution_members_with_role(referral.receiving_institution, Role.CONTACT_PERSON))
+        recipients += list(institution_members_with_role(referral.referring_institution, Role.CONTACT_PERSON))
+        _send(_addresses(recipients, actor_id), _("OPTIMA referral %(ref)s: consent withdrawn")
+              % {"ref": referral.reference},
+              [_("The client has withdrawn consent. The referral has ended (%(status)s). From now on the receiving "
+                 "institution sees only the pseudonymised case: no personal data, texts or documents.")
+               % {"status": referral.get_status_display()}], referral)

@@ -43,11 +43,6 @@ def is_party(user, referral):
         referral.receiving_institution_id in institution_ids and referral.status != Status.DRAFT)
 
 
-def can_see_client_identity(user, referral):
-    """Name, date of birth, AHV, contact, address, free texts and documents: for the parties only (need to know)."""
-    return is_party(user, referral)
-
-
 def can_view(user, referral):
     return is_party(user, referral) or user_sees_everything(user)
 
@@ -102,4 +97,30 @@ def can_sign_cost_approval(user, cost_approval):
 
 
 def can_upload_document(user, referral):
+    return can_work_case(user, referral) and not consent_withdrawal_hides_identity(user, referral)
+
+
+def consent_withdrawal_hides_identity(user, referral):
+    """Once the client withdrew consent, the receiving institution sees only the pseudonymised case
+    (codes, dates): no identity, no free texts, no documents. The referrer keeps its own client."""
+    return (
+        referral.consent_withdrawn_on is not None
+        and is_receiver_member(user, referral)
+        and not is_referrer_member(user, referral)
+    )
+
+
+def can_see_client_identity(user, referral):
+    """Name, date of birth, AHV, contact, address, free texts and documents: for the parties only (need to know),
+    and not for the receiving institution once the client withdrew consent."""
+    return is_party(user, referral) and not consent_withdrawal_hides_identity(user, referral)
+
+
+def can_change_personal_data(user, referral):
+    """'Personalien ändern' after submission: a case worker of either party who may see the client."""
+    return can_work_case(user, referral) and can_see_client_identity(user, referral)
+
+
+def can_withdraw_consent(user, referral):
+    """Either party records that the client withdrew consent."""
     return can_work_case(user, referral)

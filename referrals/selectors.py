@@ -38,6 +38,8 @@ def with_identity_flags(user, referrals):
     referrals = list(referrals)
     for referral in referrals:
         referral.identity_visible = permissions.can_see_client_identity(user, referral)
+        # A party's receiving side after a consent withdrawal: the row says why it shows no name.
+        referral.identity_hidden = permissions.consent_withdrawal_hides_identity(user, referral)
     return referrals
 
 
@@ -45,6 +47,14 @@ def referral_for_user(user, pk):
     """The referral if the user may see it, else None (the view answers 404)."""
     referral = visible_referrals(user).filter(pk=pk).first()
     return referral if referral is not None and permissions.can_view(user, referral) else None
+
+
+def _identity_hidden_q(user):
+    """Referrals whose client this user's institutions no longer see: consent withdrawn, and the user is only
+    on the receiving side (permissions.consent_withdrawal_hides_identity, as a query)."""
+    institution_ids = user_institution_ids(user)
+    return (Q(consent_withdrawn_on__isnull=False, receiving_institution_id__in=institution_ids)
+            & ~Q(referring_institution_id__in=institution_ids))
 
 
 def search_referrals(user, query):
@@ -55,9 +65,29 @@ def search_referrals(user, query):
         parts = query.split()
         if len(parts) == 2:
             names |= Q(client__first_name__icontains=parts[0], client__last_name__icontains=parts[1])
-        # A name finds only cases whose client the user may know: no looking people up through the search.
-        queryset = queryset.filter(Q(reference__icontains=query) | (names & _party_q(user)))
+        # A name finds only cases whose client the user may know (a party, consent not withdrawn):
+        # no looking people up through the search.
+        queryset = queryset.filter(Q(reference__icontains=query) | (names & _party_q(user) & ~_identity_hidden_q(user)))
     return queryset
+
+
+
+
+def known_person_referrals(user, ahv_digest):
+    """'Diese Person ist bereits erfasst': the referrals the user's institutions sent or received for this AHV
+    number, newest first, each with `other_institution` (the one that is not the user's)."""
+    if not ahv_digest:
+        return []
+    institution_ids = user_institution_ids(user)
+    referrals = list(Referral.objects.select_related(*LIST_RELATED)
+                     .filter(Q(referring_institution_id__in=institution_ids)
+                             | (Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)),
+                             client__ahv_digest=ahv_digest)
+                     .exclude(_identity_hidden_q(user)).order_by("-created_at", "-pk"))
+    for referral in referrals:
+        mine = referral.referring_institution_id in institution_ids
+        referral.other_institution = referral.receiving_institution if mine else referral.referring_institution
+    return referrals
 
 
 def decision_inbox(user):

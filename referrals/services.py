@@ -4,9 +4,12 @@ Each function: checks permission (PermissionDenied), locks the row, checks the t
 TRANSITIONS (TransitionNotAllowed), writes, records a ReferralEvent, and enqueues e-mails on commit.
 """
 
+import calendar
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,9 +22,13 @@ from . import notifications, permissions
 from .ahv import ahv_digest, encrypt_ahv, normalize_ahv
 from .errors import TransitionNotAllowed
 from .models import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    Client,
     ClosureGround,
     ClosureOutcome,
     Comment,
+    ConsentWithdrawalChannel,
     CostApproval,
     CostApprovalStatus,
     Document,
@@ -46,6 +53,13 @@ TRANSITIONS = {
     Status.REJECTED: set(),
     Status.WITHDRAWN: set(),
     Status.NOT_STARTED: set(),
+}
+
+# How a consent withdrawal ends a referral (issue 10); each pair must be allowed by TRANSITIONS above.
+CONSENT_WITHDRAWAL_ENDS = {
+    Status.SUBMITTED: Status.WITHDRAWN,  # before a decision
+    Status.ACCEPTED: Status.NOT_STARTED,  # before the handover
+    Status.ACTIVE: Status.CLOSED,  # after it, with the ground consent_withdrawn
 }
 
 # Statuses in which the case is being worked on, beyond the status changes themselves.
@@ -146,11 +160,33 @@ def _derive(referral):
     return assessment
 
 
+def known_client(*, institution, ahv_digest):
+    """The newest client record of this AHV number among the institution's own referrals (sent or received)."""
+    if not ahv_digest or institution is None:
+        return None
+    # A receiver whose client withdrew consent no longer knows the person (permissions: hidden identity).
+    received = (Q(referrals__receiving_institution=institution, referrals__consent_withdrawn_on__isnull=True)
+                & ~Q(referrals__status=Status.DRAFT))
+    return (Client.objects.filter(Q(referrals__referring_institution=institution) | received,
+                                  ahv_digest=ahv_digest)
+            .order_by("-pk").first())
+
+
 @transaction.atomic
-def referral_create_draft(*, actor, client_data, data):
-    """Start a referral from the actor's institution. Incomplete input is fine: it is a draft."""
+def referral_create_draft(*, actor, client_data, data, continue_with_known_client=False):
+    """Start a referral from the actor's institution. Incomplete input is fine: it is a draft.
+
+    The draft gets its own client record: filing again for a known AHV number never changes the record of
+    another referral (issue 10). With ``continue_with_known_client`` ("Diese Person ist bereits erfasst" ->
+    continue) the new record starts from what the institution already knows about the person; what was typed
+    only fills gaps.
+    """
     membership = _referring_membership(actor)
-    client = client_create_or_update(client_data=client_data, institution=membership.institution)
+    base = None
+    if continue_with_known_client:
+        values = _client_fields_from(client_data)
+        base = known_client(institution=membership.institution, ahv_digest=values.get("ahv_digest"))
+    client = client_create_or_update(client_data=client_data, base=base)
     referral = Referral(
         client=client, referring_institution=membership.institution, referring_case_worker=actor,
         status=Status.DRAFT, **_referral_fields_from(data),
@@ -160,29 +196,42 @@ def referral_create_draft(*, actor, client_data, data):
     # A reference people can say on the phone: OPT-2026-0042.
     referral.reference = f"OPT-{referral.created_at.astimezone(timezone.get_current_timezone()).year}-{referral.pk:04d}"
     referral.save(update_fields=["reference"])
-    _record_event(referral=referral, actor=actor, kind=EventKind.STATUS, to_status=Status.DRAFT)
+    _record_event(referral=referral, actor=actor, kind=EventKind.STATUS, to_status=Status.DRAFT,
+                  payload={"known_client": True} if base is not None else None)
     return referral
 
 
-def client_create_or_update(*, client_data, client=None, institution=None):
-    from django.db.models import Q
+COPIED_CLIENT_FIELDS = (*CLIENT_FIELDS, "ahv_ciphertext", "ahv_digest")
 
-    from .models import Client
 
+def client_create_or_update(*, client_data, client=None, base=None, institution=None):
+    """A new client record (optionally starting from `base`, a known record of the same person), or an
+    update of `client`, which must be the record of one draft only. `institution` is accepted for callers of
+    the old signature; records are no longer shared between referrals."""
     values = _client_fields_from(client_data)
-    if client is None and values.get("ahv_digest") and institution is not None:
-        # The same AHV number is the same person: no second record where the institution already knows the
-        # client from one of its own referrals. Other institutions' client records stay out of reach.
-        client = Client.objects.filter(
-            Q(referrals__referring_institution=institution) | Q(referrals__receiving_institution=institution),
-            ahv_digest=values["ahv_digest"]).first()
     if client is None:
-        values.setdefault("first_name", "")
-        values.setdefault("last_name", "")
-        return Client.objects.create(**values)
+        start = ({name: getattr(base, name) for name in COPIED_CLIENT_FIELDS} | {"birth_year": base.birth_year}
+                 if base is not None else {})
+        for name, value in values.items():
+            if base is None or value not in ("", None) and start.get(name) in ("", None):
+                start[name] = value
+        start.setdefault("first_name", "")
+        start.setdefault("last_name", "")
+        return Client.objects.create(**start)
     for name, value in values.items():
         setattr(client, name, value)
     client.save()
+    return client
+
+
+def _own_client(referral):
+    """Copy-on-write for records still shared with another referral (rows from before issue 10)."""
+    client = referral.client
+    if client.referrals.exclude(pk=referral.pk).exists():
+        client = Client.objects.create(**{name: getattr(client, name) for name in COPIED_CLIENT_FIELDS},
+                                       birth_year=client.birth_year)
+        referral.client = client
+        referral.save(update_fields=["client"])
     return client
 
 
@@ -194,13 +243,67 @@ def referral_update_draft(*, referral, actor, client_data=None, data=None):
     if referral.status != Status.DRAFT:
         raise TransitionNotAllowed(referral.status, Status.DRAFT)
     if client_data:
-        client_create_or_update(client_data=client_data, client=referral.client)
+        client_create_or_update(client_data=client_data, client=_own_client(referral))
     for name, value in _referral_fields_from(data or {}).items():
         setattr(referral, name, value)
     _derive(referral)
     referral.save()
     _record_event(referral=referral, actor=actor, kind=EventKind.EDITED)
     return referral
+
+
+# --- Personal data after submission ("Personalien ändern") ------------------------------------------------
+
+PERSONAL_DATA_STATUSES = {Status.SUBMITTED, Status.ACCEPTED, Status.ACTIVE}
+PERSONAL_DATA_FIELDS = (*CLIENT_FIELDS, "ahv_number")
+
+
+def _shown(name, client):
+    """A field's value as the timeline shows it: AHV masked, dates dd.mm.yyyy, municipality by name."""
+    if name == "ahv_number":
+        return client.ahv_masked
+    value = getattr(client, name)
+    if value is None:
+        return ""
+    if name == "date_of_birth":
+        return value.strftime("%d.%m.%Y")
+    if name == "municipality":
+        return value.name
+    return str(value)
+
+
+@transaction.atomic
+def client_change_personal_data(*, referral, actor, client_data):
+    """A party corrects the client's personal data on this referral; the event lists old -> new per field."""
+    referral = _lock(referral)
+    if not permissions.can_change_personal_data(actor, referral):
+        _deny(_("Only the case workers of the two institutions of this referral can change the personal data."))
+    if referral.status not in PERSONAL_DATA_STATUSES:
+        raise TransitionNotAllowed(referral.status, referral.status, _(
+            "The personal data can be changed while the referral is open; a draft is edited directly."))
+    client_data = {name: value for name, value in client_data.items() if name in PERSONAL_DATA_FIELDS}
+    errors = {}
+    for name in ("first_name", "last_name"):
+        if name in client_data and not (client_data[name] or "").strip():
+            errors[name] = [_("This field is required.")]
+    if "ahv_number" in client_data and not (client_data["ahv_number"] or "").strip():
+        errors["ahv_number"] = [_("The AHV number of a sent referral cannot be removed; correct it instead.")]
+    if errors:
+        raise ValidationError(errors)
+    client = _own_client(referral)
+    before = {name: _shown(name, client) for name in client_data}
+    old_digest = client.ahv_digest
+    client_create_or_update(client_data=client_data, client=client)
+    changes = []
+    for name in client_data:
+        after = _shown(name, client)
+        changed = client.ahv_digest != old_digest if name == "ahv_number" else after != before[name]
+        if changed:
+            changes.append({"field": name, "old": before[name], "new": after})
+    if not changes:
+        raise ValidationError({"__all__": [_("Nothing was changed: the personal data is the same as before.")]})
+    return _record_event(referral=referral, actor=actor, kind=EventKind.CLIENT_CHANGED,
+                         payload={"changes": changes})
 
 
 def referral_assess(*, referral, today=None):
@@ -573,3 +676,130 @@ def referral_access_denied(*, user, pk, action=Action.ACCESS):
     exists = Referral.objects.filter(pk=pk).exists()
     audit_record(actor=user, action=action, target=(Referral._meta.label, pk), outcome=Outcome.DENIED,
                  referral_id=pk if exists else None)
+
+
+# --- Consent withdrawal --------------------------------------------------------------------------------------
+
+@transaction.atomic
+def referral_withdraw_consent(*, referral, actor, withdrawn_on, channel, note=""):
+    """The client withdrew consent ("Einwilligung widerrufen"), recorded by either party.
+
+    The referral ends: withdrawn before a decision, not started before the handover, closed with the ground
+    consent_withdrawn after it (counted as outcome "other" - Sonstige - on the KPI sheet). From then on the
+    receiving institution sees only the pseudonymised case (permissions.consent_withdrawal_hides_identity).
+    """
+    referral = _lock(referral)
+    if not permissions.can_withdraw_consent(actor, referral):
+        _deny(_("Only the case workers of the two institutions of this referral can record a consent withdrawal."))
+    to_status = CONSENT_WITHDRAWAL_ENDS.get(Status(referral.status))
+    if to_status is None:
+        raise TransitionNotAllowed(referral.status, referral.status, _(
+            "A consent withdrawal can be recorded on a sent, accepted or active referral only."))
+    errors = {}
+    today = timezone.localdate()
+    if withdrawn_on is None:
+        errors["withdrawn_on"] = [_("Enter the date the client withdrew consent.")]
+    elif withdrawn_on > today:
+        errors["withdrawn_on"] = [_("The date cannot be in the future.")]
+    elif referral.consent_given_on and withdrawn_on < referral.consent_given_on:
+        errors["withdrawn_on"] = [_("Consent was given on %(date)s; it cannot have been withdrawn before.")
+                                  % {"date": referral.consent_given_on.strftime("%d.%m.%Y")}]
+    if channel not in ConsentWithdrawalChannel.values:
+        errors["channel"] = [_("Choose how you learned of the withdrawal.")]
+    if errors:
+        raise ValidationError(errors)
+    referral.consent_withdrawn_on, referral.consent_withdrawal_channel = withdrawn_on, channel
+    referral.consent_withdrawal_note = (note or "").strip()
+    reason = ClosureGround.CONSENT_WITHDRAWN
+    if to_status == Status.CLOSED:
+        referral.closure_outcome, referral.closure_ground = ClosureOutcome.OTHER, ClosureGround.CONSENT_WITHDRAWN
+        referral.closure_text = ""
+        reason = ClosureOutcome.OTHER  # the KPI sheet counts closures by outcome
+    event = _change_status(referral, actor=actor, to_status=to_status, reason=reason, payload={
+        "ground": ClosureGround.CONSENT_WITHDRAWN, "consent_withdrawn_on": withdrawn_on.isoformat(),
+        "channel": channel})
+    _on_commit(notifications.consent_withdrawn, referral.pk, actor.pk)
+    return event
+
+
+# --- Retention and anonymisation ------------------------------------------------------------------------------
+
+def _months_before(moment, months):
+    """The same wall-clock moment `months` calendar months earlier (the day clipped to the month's end)."""
+    year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def retention_cutoff(now=None):
+    """Referrals that ended before this moment are due for anonymisation."""
+    return _months_before(now or timezone.now(), settings.OPTIMA_RETENTION_MONTHS)
+
+
+def referrals_due_for_anonymisation(now=None):
+    """Ended (closed, rejected, withdrawn, not started) longer than the retention period ago, not yet
+    anonymised, and the person has no still-running referral (same record or same AHV number)."""
+    running = Referral.objects.filter(status__in=OPEN_STATUSES)
+    running_clients = running.values("client_id")
+    running_digests = running.exclude(client__ahv_digest="").values("client__ahv_digest")
+    return (Referral.objects.filter(status__in=FINAL_STATUSES, anonymised_at__isnull=True,
+                                    status_changed_at__lt=retention_cutoff(now))
+            .exclude(client_id__in=running_clients)
+            .exclude(Q(client__ahv_digest__in=running_digests) & ~Q(client__ahv_digest=""))
+            .select_related("client", "referring_institution", "receiving_institution")
+            .order_by("status_changed_at", "pk"))
+
+
+# Event payload keys that can hold personal data or free text; codes, dates, ids and amounts stay.
+PERSONAL_PAYLOAD_KEYS = ("changes", "measure")
+
+
+@transaction.atomic
+def referral_anonymise(*, referral, actor=None, now=None):
+    """Remove the client's identity, every free text and every document of an ended referral; keep codes,
+    dates, institutions, process, target group, durations and amounts (the KPIs stay the same)."""
+    now = now or timezone.now()
+    referral = _lock(referral)
+    if referral.anonymised_at is not None:
+        return None
+    if referral.status not in FINAL_STATUSES:
+        raise TransitionNotAllowed(referral.status, referral.status, _("Only ended referrals are anonymised."))
+    if Referral.objects.filter(status__in=OPEN_STATUSES).filter(
+            Q(client_id=referral.client_id)
+            | Q(client__ahv_digest=referral.client.ahv_digest) & ~Q(client__ahv_digest="")).exists():
+        raise ValidationError(_("The client has a referral that is still running; nothing was anonymised."))
+    client = referral.client
+    if client.date_of_birth is not None:
+        client.birth_year = client.date_of_birth.year
+    client.first_name = client.last_name = client.address = client.phone = client.email = ""
+    client.ahv_ciphertext = client.ahv_digest = ""
+    client.date_of_birth = client.municipality = None
+    client.save()
+    for name in ("mandate", "justification", "rejection_text", "closure_text", "consent_withdrawal_note"):
+        setattr(referral, name, "")
+    referral.anonymised_at = now
+    referral.save()
+    referral.comments.update(text="")
+    referral.meetings.update(location="", strategy="", progress="", next_steps="")
+    referral.cost_approvals.update(measure="", provider="", justification="", refusal_reason="")
+    for event in referral.events.all():
+        payload = {key: value for key, value in event.payload.items() if key not in PERSONAL_PAYLOAD_KEYS}
+        if event.text or payload != event.payload:
+            ReferralEvent.objects.filter(pk=event.pk).update(text="", payload=payload)
+    documents = list(referral.documents.all())
+    files = [(document.file.storage, document.file.name) for document in documents if document.file]
+    referral.documents.all().delete()
+    # Files go once the rows are gone for good; a rolled-back anonymisation keeps them.
+    transaction.on_commit(lambda: [storage.delete(name) for storage, name in files])
+    return _record_event(referral=referral, actor=actor, kind=EventKind.ANONYMISED, payload={
+        "retention_months": settings.OPTIMA_RETENTION_MONTHS, "documents_deleted": len(documents)})
+
+
+def referrals_anonymise_expired(*, now=None, dry_run=False, actor=None):
+    """Anonymise every referral due (see referrals_due_for_anonymisation); each in its own transaction.
+    Returns the referrals concerned (with dry_run: that would be)."""
+    due = list(referrals_due_for_anonymisation(now))
+    if not dry_run:
+        for referral in due:
+            referral_anonymise(referral=referral, actor=actor, now=now)
+    return due

@@ -24,6 +24,8 @@ urlpatterns = [
     path("<int:pk>/kostengutsprache/<int:approval_pk>/ablehnen/", views.refuse_cost_approval,
          name="refuse_cost_approval"),
     path("<int:pk>/kostengutsprache/<int:approval_pk>/rechnung/", views.record_invoice, name="record_invoice"),
+    path("<int:pk>/personalien/", views.change_personal_data, name="change_personal_data"),
+    path("<int:pk>/einwilligung-widerrufen/", views.withdraw_consent, name="withdraw_consent"),
     path("<int:pk>/dokumente/", views.upload_document, name="upload_document"),
     path("<int:pk>/dokumente/<int:document_pk>/", views.document_download, name="document"),
 ]

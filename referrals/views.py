@@ -16,6 +16,7 @@ from institutions.models import Institution, Role
 from institutions.selectors import institutions_for_directory, user_primary_membership, user_roles
 
 from . import forms, permissions, selectors, services
+from .ahv import ahv_digest
 from .errors import TransitionNotAllowed
 from .models import CostApproval, Document, MeetingKind, Status
 from .rules import Situation, assess
@@ -30,7 +31,7 @@ def home(request):
     roles = user_roles(user)
     context = {
         "roles": roles,
-        "inbox": list(selectors.decision_inbox(user)[:20]),
+        "inbox": selectors.with_identity_flags(user, selectors.decision_inbox(user)[:20]),
         "to_sign": list(selectors.cost_approvals_to_sign(user)[:20]),
         "meetings": list(selectors.upcoming_meetings(user)[:10]),
         "open_cases": selectors.with_identity_flags(user, selectors.my_open_cases(user)[:50]),
@@ -77,15 +78,28 @@ def referral_create(request):
     if membership is None or not (membership.is_case_worker or membership.is_contact_person):
         raise PermissionDenied(_("Only case workers of an institution can file referrals."))
     form = forms.ReferralForm(request.POST or None, referring_institution=membership.institution)
+    known_person = []
     if request.method == "POST" and form.is_valid():
-        try:
-            referral = services.referral_create_draft(
-                actor=request.user, client_data=form.client_data(), data=form.referral_data())
-        except ValidationError as error:
-            _apply_errors(form, error)
-        else:
-            return _after_save(request, referral, form)
-    return _render_form(request, form, None, membership.institution, status=400 if form.errors else 200)
+        continue_with_known = request.POST.get("known_client") == "continue"
+        ahv_number = form.cleaned_data.get("ahv_number")
+        if not continue_with_known and ahv_number:
+            # "Diese Person ist bereits erfasst": before anything is saved, show her referrals.
+            known_person = selectors.known_person_referrals(request.user, ahv_digest(ahv_number))
+        if not known_person:
+            try:
+                referral = services.referral_create_draft(
+                    actor=request.user, client_data=form.client_data(), data=form.referral_data(),
+                    continue_with_known_client=continue_with_known)
+            except ValidationError as error:
+                _apply_errors(form, error)
+            else:
+                if continue_with_known:
+                    messages.info(request, _("The draft uses the personal data your institution already has for "
+                                             "this person; what you typed only fills gaps. Corrections here "
+                                             "change this draft only."))
+                return _after_save(request, referral, form)
+    return _render_form(request, form, None, membership.institution, status=400 if form.errors else 200,
+                        known_person=known_person)
 
 
 @login_required
@@ -152,9 +166,10 @@ def _initial_from(referral):
     return initial
 
 
-def _render_form(request, form, referral, referring_institution, status=200):
+def _render_form(request, form, referral, referring_institution, status=200, known_person=None):
     context = {
         "form": form, "referral": referral, "referring_institution": referring_institution,
+        "known_person": known_person or [],
         "assessment": _live_assessment(form, referring_institution),
         "suggestions": _suggestions(form, referring_institution),
     }
@@ -230,6 +245,13 @@ def referral_check(request):
 def referral_detail(request, pk, forms_override=None, status=200, ahv_revealed=False):
     referral = _visible_or_404(request.user, pk)
     services.access_log_record(user=request.user, referral=referral, action=Action.VIEW)
+    if permissions.consent_withdrawal_hides_identity(request.user, referral):
+        # Consent withdrawn: the receiving institution sees the pseudonymised case only (codes, dates).
+        return render(request, "referrals/detail_pseudonymised.html", {
+            "referral": referral, "status_words": selectors.status_in_words(referral),
+            "timeline": selectors.referral_timeline(referral),
+            "referrer_contacts": _contacts(referral.referring_institution),
+            "receiver_contacts": _contacts(referral.receiving_institution)}, status=status)
     context = _detail_context(request, referral, forms_override or {})
     context["ahv_revealed"] = ahv_revealed and context["identity"]
     return render(request, "referrals/detail.html", context, status=status)
@@ -279,6 +301,10 @@ def _detail_context(request, referral, bound_forms):
         "record_status": status == Status.ACTIVE and permissions.can_lead_case(user, referral),
         "request_cost_approval": status in services.CASE_STATUSES and permissions.can_lead_case(user, referral),
         "upload": permissions.can_upload_document(user, referral),
+        "change_personal_data": status in services.PERSONAL_DATA_STATUSES
+        and permissions.can_change_personal_data(user, referral),
+        "withdraw_consent": status in services.CONSENT_WITHDRAWAL_ENDS and permissions.can_withdraw_consent(
+            user, referral),
     }
 
     def form(name, cls, **kwargs):
@@ -317,6 +343,8 @@ def _detail_context(request, referral, bound_forms):
         "refuse_form": form("refuse", forms.RefuseCostApprovalForm),
         "invoice_form": form("invoice", forms.InvoiceForm),
         "document_form": form("document", forms.DocumentForm),
+        "consent_withdrawal_form": form("consent_withdrawal", forms.ConsentWithdrawalForm,
+                                        initial={"withdrawn_on": timezone.localdate()}),
     }
 
 
@@ -405,6 +433,11 @@ request_cost_approval = _action_view(
     lambda referral, actor, data: services.cost_approval_request(referral=referral, actor=actor, **data),
     gettext_lazy("Cost approval requested. The signatories of the financing institution have been notified."),
 )
+withdraw_consent = _action_view(
+    "consent_withdrawal", forms.ConsentWithdrawalForm,
+    lambda referral, actor, data: services.referral_withdraw_consent(referral=referral, actor=actor, **data),
+    gettext_lazy("Consent withdrawal recorded. The referral has ended and both institutions have been informed."),
+)
 upload_document = _action_view(
     "document", forms.DocumentForm,
     lambda referral, actor, data: services.document_upload(referral=referral, actor=actor,
@@ -460,3 +493,32 @@ def document_download(request, pk, document_pk):
     services.access_log_record(user=request.user, referral=referral, action=Action.DOWNLOAD)
     return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.original_name)
 
+
+
+@login_required
+def change_personal_data(request, pk):
+    """'Personalien ändern': a party changes the client's personal data on a sent referral, on purpose."""
+    referral = _visible_or_404(request.user, pk)
+    if referral.status not in services.PERSONAL_DATA_STATUSES or not permissions.can_change_personal_data(
+            request.user, referral):
+        messages.info(request, _("The personal data of this referral cannot be changed by you now."))
+        return redirect("referrals:detail", pk=pk)
+    if request.method == "POST":
+        form = forms.PersonalDataForm(request.POST)
+        if form.is_valid():
+            try:
+                services.client_change_personal_data(referral=referral, actor=request.user,
+                                                     client_data=form.cleaned_data)
+            except ValidationError as error:
+                forms.apply_service_errors(form, error)
+            except TransitionNotAllowed as error:
+                messages.error(request, error.message)
+                return redirect("referrals:detail", pk=pk)
+            else:
+                messages.success(request, _("Personal data changed. The change is recorded in the timeline."))
+                return redirect("referrals:detail", pk=pk)
+    else:
+        services.access_log_record(user=request.user, referral=referral, action="edit")
+        form = forms.PersonalDataForm(initial=forms.PersonalDataForm.initial_from(referral.client))
+    return render(request, "referrals/personal_data.html", {"referral": referral, "form": form},
+                  status=400 if form.errors else 200)

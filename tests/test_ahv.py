@@ -138,15 +138,17 @@ def test_client_row_stores_the_number_encrypted_and_shows_it_masked(make_referra
     assert client.ahv_masked == "756.****.****.85"
 
 
-def test_same_ahv_number_on_a_second_referral_reuses_the_client_row(directory, referrer):
+def test_same_ahv_number_on_a_second_referral_leaves_the_first_record_alone(directory, referrer):
+    # Issue 10: each referral owns its client record; a second filing never rewrites the first one.
     first = services.referral_create_draft(actor=referrer, client_data=client_data(directory),
                                            data=referral_data(directory))
     second = services.referral_create_draft(
         actor=referrer, client_data=client_data(directory, ahv_number=VALID_DIGITS, phone="079 111 11 11"),
         data=referral_data(directory, receiver="rav"))
-    assert second.client_id == first.client_id
-    assert Client.objects.count() == 1
-    assert Client.objects.get().phone == "079 111 11 11"  # the newer entry updates the one record
+    assert second.client_id != first.client_id
+    assert second.client.ahv_digest == first.client.ahv_digest == ahv_digest(VALID_AHV)
+    first.client.refresh_from_db()
+    assert first.client.phone == "079 000 00 00"
 
 
 def test_different_ahv_numbers_make_different_clients(directory, referrer):

@@ -805,7 +805,9 @@ def test_api_and_service_create_the_same_draft(referrer, directory):
     for name in ("process", "target_group", "status", "receiving_institution_id", "mandate",
                  "planned_duration_months", "consent_given_on", "consent_form", "in_social_counselling"):
         assert getattr(by_api, name) == getattr(by_service, name), name
-    assert by_api.client_id == by_service.client_id  # same AHV number, same person: no second record
+    # Same AHV number, same person - but each referral owns its record, so neither can rewrite the other (issue 10).
+    assert by_api.client_id != by_service.client_id
+    assert by_api.client.ahv_digest == by_service.client.ahv_digest
 
 
 def test_coordinator_sees_no_client_contact_details_and_no_documents(make_referral, coordinator):

@@ -13,6 +13,7 @@ from referrals.models import (
     ClosureGround,
     ClosureOutcome,
     ConsentForm,
+    ConsentWithdrawalChannel,
     CostApprovalStatus,
     DocumentKind,
     EventKind,
@@ -337,6 +338,13 @@ class ReferralDetailSerializer(ReferralSerializer):
     closure_outcome = serializers.SerializerMethodField()
     closure_ground = serializers.SerializerMethodField()
     closure_text = serializers.CharField(read_only=True)
+    consent_withdrawn_on = serializers.DateField(
+        read_only=True, allow_null=True,
+        help_text=_("Set once the client withdrew consent; the receiving institution then sees codes and dates "
+                    "only."))
+    anonymised_at = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text=_("Set once the retention period ran out and the client data was removed."))
     warnings = serializers.SerializerMethodField()
     hard_stops = serializers.SerializerMethodField()
     missing = serializers.SerializerMethodField()
@@ -475,6 +483,20 @@ SERVICE_FIELD_PATHS = {
     "consent_given_on": ("consent", "given_on"),
     "consent_form": ("consent", "form"),
 }
+
+
+class PersonalDataSerializer(ClientPatchSerializer):
+    """'Personalien ändern' on a sent referral: only the fields given change; each change is an event."""
+
+    ahv_number = StrictCharField(
+        max_length=20, required=False, validators=[normalize_ahv],
+        help_text=_("13 digits starting with 756, e.g. 756.1234.5678.97 (check digit verified)."))
+
+
+class ConsentWithdrawalSerializer(serializers.Serializer):
+    withdrawn_on = serializers.DateField(help_text=_("The day the client withdrew consent."))
+    channel = EnumField(ConsentWithdrawalChannel, help_text=_("How the institution learned of it."))
+    note = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class SubmitSerializer(serializers.Serializer):

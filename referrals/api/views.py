@@ -272,6 +272,25 @@ class ReferralViewSet(viewsets.GenericViewSet):
         services.referral_withdraw(referral=referral, actor=request.user, reason=values["reason"])
         return self.detail_response(referral)
 
+    @extend_schema(summary="Change the client's personal data on a sent referral (Personalien ändern)",
+                   request=s.PersonalDataSerializer, responses=responses({200: s.ReferralDetailSerializer}, *ACTION))
+    @action(detail=True, methods=["post"], url_path="personal-data", **NO_FILTERS, **NO_PAGINATION)
+    def personal_data(self, request, pk=None):
+        referral = self.get_referral()
+        values = self._validated(s.PersonalDataSerializer)
+        services.client_change_personal_data(referral=referral, actor=request.user, client_data=dict(values))
+        return self.detail_response(referral)
+
+    @extend_schema(summary="Record that the client withdrew consent: the referral ends",
+                   request=s.ConsentWithdrawalSerializer,
+                   responses=responses({200: s.ReferralDetailSerializer}, *ACTION))
+    @action(detail=True, methods=["post"], url_path="withdraw-consent", **NO_FILTERS, **NO_PAGINATION)
+    def withdraw_consent(self, request, pk=None):
+        referral = self.get_referral()
+        values = self._validated(s.ConsentWithdrawalSerializer)
+        services.referral_withdraw_consent(referral=referral, actor=request.user, **values)
+        return self.detail_response(referral)
+
     @extend_schema(summary="Accept the referral and assign a case worker", request=s.AcceptSerializer,
                    responses=responses({200: s.ReferralDetailSerializer}, *ACTION))
     @action(detail=True, methods=["post"], **NO_FILTERS, **NO_PAGINATION)

@@ -3,8 +3,12 @@
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+
+from referrals.models import Client
 
 register = template.Library()
 
@@ -74,3 +78,14 @@ def is_choice_list(field):
 @register.filter
 def is_checkbox(field):
     return getattr(field.field.widget, "input_type", "") == "checkbox" and not is_choice_list(field)
+
+
+@register.filter
+def client_field_label(name):
+    """The label of a client field named in a 'personal data changed' event (issue 10)."""
+    if name == "ahv_number":
+        return gettext("AHV number")
+    try:
+        return str(Client._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
