@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from institutions.models import Institution, Municipality, ProblemArea, User
+from institutions.validators import harden_form_fields, validate_phone
 
 from .ahv import AHV_EXAMPLE, normalize_ahv
 from .models import (
@@ -79,7 +80,7 @@ class ReferralForm(forms.Form):
         help_text=_("The directory then suggests the institutions responsible for this municipality."),
     )
     address = forms.CharField(label=_("Address"), max_length=200, required=False)
-    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False, validators=[validate_phone])
     email = forms.EmailField(label=_("E-mail"), required=False)
     preferred_language = forms.ChoiceField(label=_("Preferred language"), choices=Language.choices, initial="de")
 
@@ -255,6 +256,11 @@ class InvoiceForm(forms.Form):
 class DocumentForm(forms.Form):
     file = forms.FileField(label=_("File"))
     kind = forms.ChoiceField(label=_("Kind of document"), choices=DocumentKind.choices, initial=DocumentKind.OTHER)
+
+
+# Every text field refuses control characters; free texts are limited to 5,000 characters (with a counter).
+harden_form_fields(ReferralForm, RejectForm, WithdrawForm, CommentForm, ScheduleMeetingForm, HandoverForm,
+                   StatusMeetingForm, CostApprovalForm, RefuseCostApprovalForm)
 
 
 def apply_service_errors(form, error):
