@@ -225,3 +225,4 @@ FILE_UPLOAD_HANDLERS = [
 ]
 # Backups (manage.py backup / restore): where archives go unless a path is given.
 BACKUP_DIR = env.path("OPTIMA_BACKUP_DIR", default=BASE_DIR / "backups")
+INSTALLED_APPS += ["backups"]  # manage.py backup / restore (floor 3: reads referrals' key check)
