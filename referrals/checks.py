@@ -9,13 +9,15 @@ canary and no AHV number yet) passes, so migrations and tests work as before.
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .ahv import decrypts
 from .models import AhvKeyCanary, Client
 
-MESSAGE = ("OPTIMA_AHV_KEY cannot decrypt the AHV numbers stored in this database ({what}). "
-           "Start with the key the data was encrypted with (see README, 'Backups'); "
-           "a lost key means the AHV numbers cannot be recovered.")
+MESSAGE = gettext_lazy("OPTIMA_AHV_KEY cannot decrypt the AHV numbers stored in this database (%(what)s). "
+            "Start with the key the data was encrypted with (see README, 'Backups'); "
+            "a lost key means the AHV numbers cannot be recovered.")
 
 
 def ahv_key_problem(using="default"):
@@ -27,9 +29,9 @@ def ahv_key_problem(using="default"):
     except DatabaseError:
         return ""  # tables not there yet: a fresh database before its first migrate
     if canary is not None and not decrypts(canary):
-        return MESSAGE.format(what="the key canary")
+        return MESSAGE % {"what": _("the key canary")}
     if sample is not None and not decrypts(sample):
-        return MESSAGE.format(what="the newest client's AHV number")
+        return MESSAGE % {"what": _("the newest client's AHV number")}
     return ""
 
 

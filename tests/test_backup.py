@@ -44,7 +44,7 @@ def test_the_migration_stores_a_canary_the_configured_key_decrypts(db):
     assert check_ahv_key() == []
 
 
-def test_a_wrong_key_stops_the_start_with_a_clear_message(db, settings):
+def test_a_wrong_key_stops_the_start_with_a_clear_message(db, settings, english):
     settings.AHV_ENCRYPTION_KEY = OTHER_KEY
     [error] = check_ahv_key()
     assert error.id == "optima.E001"
@@ -53,7 +53,7 @@ def test_a_wrong_key_stops_the_start_with_a_clear_message(db, settings):
         refuse_to_start_on_wrong_ahv_key()
 
 
-def test_without_a_canary_the_newest_client_is_the_witness(make_referral, settings):
+def test_without_a_canary_the_newest_client_is_the_witness(make_referral, settings, english):
     make_referral(Status.DRAFT)
     AhvKeyCanary.objects.all().delete()
     assert ahv_key_problem() == ""
