@@ -274,7 +274,8 @@ class _Entry:
         try:
             validate_phone(value)
         except ValidationError as exc:
-            raise self.error(name, _("'%(field)s': %(problem)s") % {"field": name, "problem": exc.messages[0]}) from None
+            message = _("'%(field)s': %(problem)s") % {"field": name, "problem": exc.messages[0]}
+            raise self.error(name, message) from None
         return value
 
     def email(self, name, max_length):

@@ -136,7 +136,8 @@ def _check_plausible_dates(client_data, data, client=None):
     today = timezone.localdate()
     errors = {}
     client_data, data = client_data or {}, data or {}
-    birth = client_data.get("date_of_birth") if "date_of_birth" in client_data else getattr(client, "date_of_birth", None)
+    birth = (client_data.get("date_of_birth") if "date_of_birth" in client_data
+             else getattr(client, "date_of_birth", None))
     plausible.collect(errors, "date_of_birth", plausible.validate_birth_date, client_data.get("date_of_birth"),
                       today=today)
     plausible.collect(errors, "consent_given_on", plausible.validate_consent_date, data.get("consent_given_on"),

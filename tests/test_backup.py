@@ -10,6 +10,7 @@ import tarfile
 
 import psycopg
 import pytest
+from conftest import VALID_AHV
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -19,7 +20,6 @@ from django.test import override_settings
 from django.urls import reverse
 
 from backups.services import BackupError, backup_create, backup_restore, read_manifest
-from conftest import VALID_AHV
 from referrals import services
 from referrals.ahv import decrypt_ahv, decrypts
 from referrals.checks import ahv_key_problem, check_ahv_key, refuse_to_start_on_wrong_ahv_key

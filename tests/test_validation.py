@@ -7,6 +7,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from conftest import VALID_AHV, client_data, referral_data
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
@@ -14,7 +15,6 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from conftest import VALID_AHV, client_data, referral_data
 from institutions.directory_import import DirectoryImportError, load_directory
 from institutions.validators import MAX_TEXT_LENGTH
 from referrals import services
