@@ -4,6 +4,19 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from .models import Institution, Membership, Municipality, ProblemArea, User
+from .validators import harden_form_fields, validate_phone
+
+
+class PlausibleInputAdminMixin:
+    """Admin forms refuse control characters and implausible phone numbers like the pages do (issue 10)."""
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        harden_form_fields(form, max_length=1000)
+        phone = form.base_fields.get("phone")
+        if phone is not None and validate_phone not in phone.validators:
+            phone.validators.append(validate_phone)
+        return form
 
 
 class MembershipInline(admin.TabularInline):
@@ -31,7 +44,7 @@ class InstitutionAdminForm(forms.ModelForm):
 
 
 @admin.register(Institution)
-class InstitutionAdmin(admin.ModelAdmin):
+class InstitutionAdmin(PlausibleInputAdminMixin, admin.ModelAdmin):
     form = InstitutionAdminForm
     list_display = ["name", "kind", "email", "phone", "integral_case_management", "active"]
     list_filter = ["kind", "active", "integral_case_management"]
@@ -66,7 +79,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(PlausibleInputAdminMixin, DjangoUserAdmin):
     inlines = [UserMembershipInline]
     list_display = ["username", "first_name", "last_name", "email", "phone", "is_active"]
     list_filter = ["is_active", "is_staff", "memberships__institution__kind"]

@@ -44,6 +44,7 @@ from django.utils.translation import gettext as _
 
 from .models import Institution, InstitutionKind, Membership, Municipality, ProblemArea, Role
 from .services import membership_set_roles
+from .validators import has_control_characters, validate_phone
 
 SECTIONS = ("municipalities", "institutions", "users")
 
@@ -243,6 +244,9 @@ class _Entry:
             # refuse rather than guess what was meant.
             raise self.error(name, _("'%(field)s' must be text: put the value in quotes.") % {"field": name})
         value = value.strip()
+        if has_control_characters(value):
+            raise self.error(name, _("'%(field)s' contains control characters (e.g. a tab or NUL): remove them.")
+                             % {"field": name})
         if required and not value:
             raise self.error(name, _("'%(field)s' must not be empty.") % {"field": name})
         if max_length and len(value) > max_length:
@@ -264,6 +268,15 @@ class _Entry:
         if not isinstance(value, _Sequence):
             raise self.error(name, _("'%(field)s' must be a list.") % {"field": name})
         return [(item, value.line_of(index)) for index, item in enumerate(value)]
+
+    def phone(self, name, max_length):
+        value = self.text(name, max_length)
+        try:
+            validate_phone(value)
+        except ValidationError as exc:
+            message = _("'%(field)s': %(problem)s") % {"field": name, "problem": exc.messages[0]}
+            raise self.error(name, message) from None
+        return value
 
     def email(self, name, max_length):
         value = self.text(name, max_length, required=True)
@@ -387,7 +400,7 @@ def _load_institutions(mappings):
             "email": entry.email("email", _max_length(Institution, "email")),
         }
         if "phone" in entry:
-            fields["phone"] = entry.text("phone", _max_length(Institution, "phone"))
+            fields["phone"] = entry.phone("phone", _max_length(Institution, "phone"))
         if "address" in entry:
             fields["address"] = entry.text("address")
         if "active" in entry:
@@ -450,7 +463,7 @@ def _load_users(mappings):
             "email": entry.email("email", _max_length(User, "email")),
         }
         if "phone" in entry:
-            fields["phone"] = entry.text("phone", _max_length(User, "phone"))
+            fields["phone"] = entry.phone("phone", _max_length(User, "phone"))
         password = None
         if entry.mapping.get("password") is not None:
             password = entry.text("password", required=True)

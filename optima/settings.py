@@ -331,3 +331,16 @@ CELERY_BEAT_SCHEDULE["anonymise-expired-referrals"] = {
     "task": "referrals.tasks.anonymise_expired_task",
     "schedule": crontab(minute=30, hour=2),  # daily at 02:30 Zurich time
 }
+# --- Plausible input, uploads, backups (issue 10) ---
+# A request body larger than a document plus its form fields is refused from its Content-Length alone,
+# before it is read (optima.middleware); the reverse proxy should refuse it even earlier (README "Uploads").
+REQUEST_MAX_BYTES = DOCUMENT_MAX_BYTES + 1024 * 1024
+MIDDLEWARE.insert(1, "optima.middleware.RequestSizeLimitMiddleware")  # right after SecurityMiddleware
+FILE_UPLOAD_HANDLERS = [
+    "optima.middleware.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Backups (manage.py backup / restore): where archives go unless a path is given.
+BACKUP_DIR = env.path("OPTIMA_BACKUP_DIR", default=BASE_DIR / "backup-archives")
+INSTALLED_APPS += ["backups"]  # manage.py backup / restore (floor 3: reads referrals' key check)

@@ -62,6 +62,18 @@ def decrypt_ahv(ciphertext):
         return ""
 
 
+CANARY_TEXT = "OPTIMA AHV key canary"
+
+
+def decrypts(ciphertext):
+    """True when the configured key decrypts this token (False for a wrong key or a damaged token)."""
+    try:
+        _fernet().decrypt(ciphertext.encode())
+    except (InvalidToken, ValueError):
+        return False
+    return True
+
+
 def ahv_digest(formatted):
     """Keyed hash to find a client again without decrypting every row."""
     key = base64.urlsafe_b64decode(settings.AHV_ENCRYPTION_KEY.encode())
@@ -76,4 +88,4 @@ def mask_ahv(formatted):
     return f"{formatted[:3]}.****.****.{formatted[-2:]}"
 
 
-__all__ = ["normalize_ahv", "encrypt_ahv", "decrypt_ahv", "ahv_digest", "mask_ahv"]
+__all__ = ["normalize_ahv", "encrypt_ahv", "decrypt_ahv", "decrypts", "ahv_digest", "mask_ahv", "CANARY_TEXT"]

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from institutions.models import Institution, Municipality, ProblemArea, User
+from institutions.validators import harden_form_fields, validate_phone
 
 from .ahv import AHV_EXAMPLE, normalize_ahv
 from .models import (
@@ -80,7 +81,7 @@ class ReferralForm(forms.Form):
         help_text=_("The directory then suggests the institutions responsible for this municipality."),
     )
     address = forms.CharField(label=_("Address"), max_length=200, required=False)
-    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False, validators=[validate_phone])
     email = forms.EmailField(label=_("E-mail"), required=False)
     preferred_language = forms.ChoiceField(label=_("Preferred language"), choices=Language.choices, initial="de")
 
@@ -295,6 +296,10 @@ class ConsentWithdrawalForm(forms.Form):
                            widget=forms.Textarea(attrs={"rows": 2}),
                            help_text=_("Only the referring institution sees this note: after a withdrawal the "
                                        "receiving institution sees the case without personal data or texts."))
+# Every text field refuses control characters; free texts are limited to 5,000 characters (with a counter).
+harden_form_fields(ReferralForm, RejectForm, WithdrawForm, CommentForm, ScheduleMeetingForm, HandoverForm,
+                   StatusMeetingForm, CostApprovalForm, RefuseCostApprovalForm,
+                   PersonalDataForm, ConsentWithdrawalForm)
 
 
 def apply_service_errors(form, error):

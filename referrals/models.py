@@ -368,3 +368,20 @@ class Document(models.Model):
 
     def __str__(self):
         return self.original_name
+
+
+class AhvKeyCanary(models.Model):
+    """A known text encrypted with ``OPTIMA_AHV_KEY``: the app refuses to start when it no longer decrypts.
+
+    Written by the migration that created it (and by ``manage.py backup`` when missing); read by the system
+    check in ``referrals.checks``. Never changes afterwards: a new key needs a re-encryption, not a new canary.
+    """
+
+    ciphertext = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "AHV key canary"
+
+    def __str__(self):
+        return f"AHV key canary {self.created_at:%Y-%m-%d}"

@@ -19,6 +19,7 @@ from institutions.models import Role
 from institutions.selectors import user_has_role, user_primary_membership
 
 from . import notifications, permissions
+from . import validators as plausible
 from .ahv import ahv_digest, encrypt_ahv, normalize_ahv
 from .errors import TransitionNotAllowed
 from .models import (
@@ -145,6 +146,23 @@ def _referral_fields_from(data):
     return values
 
 
+def _check_plausible_dates(client_data, data, client=None):
+    """Birth, consent and situation dates within sensible bounds (referrals.validators), before anything is saved."""
+    today = timezone.localdate()
+    errors = {}
+    client_data, data = client_data or {}, data or {}
+    birth = (client_data.get("date_of_birth") if "date_of_birth" in client_data
+             else getattr(client, "date_of_birth", None))
+    plausible.collect(errors, "date_of_birth", plausible.validate_birth_date, client_data.get("date_of_birth"),
+                      today=today)
+    plausible.collect(errors, "consent_given_on", plausible.validate_consent_date, data.get("consent_given_on"),
+                      today=today, date_of_birth=None if "date_of_birth" in errors else birth)
+    for name in ("last_iv_rejection_on", "last_rav_registration_on"):
+        plausible.collect(errors, name, plausible.validate_past_date, data.get(name), today=today)
+    if errors:
+        raise ValidationError(errors)
+
+
 def _referring_membership(actor):
     membership = user_primary_membership(actor)
     if membership is None or not (membership.is_case_worker or membership.is_contact_person):
@@ -182,6 +200,7 @@ def referral_create_draft(*, actor, client_data, data, continue_with_known_clien
     only fills gaps.
     """
     membership = _referring_membership(actor)
+    _check_plausible_dates(client_data, data)
     base = None
     if continue_with_known_client:
         values = _client_fields_from(client_data)
@@ -242,6 +261,9 @@ def referral_update_draft(*, referral, actor, client_data=None, data=None):
         _deny(_("Only the referring institution can edit this draft."))
     if referral.status != Status.DRAFT:
         raise TransitionNotAllowed(referral.status, Status.DRAFT)
+    consent_data = dict(data or {})
+    consent_data.setdefault("consent_given_on", referral.consent_given_on)
+    _check_plausible_dates(client_data, consent_data, client=referral.client)
     if client_data:
         client_create_or_update(client_data=client_data, client=_own_client(referral))
     for name, value in _referral_fields_from(data or {}).items():
@@ -429,6 +451,11 @@ def meeting_schedule(*, referral, actor, kind, scheduled_at, location=""):
         raise TransitionNotAllowed(referral.status, referral.status)
     if scheduled_at is None:
         raise ValidationError({"scheduled_at": [_("Enter the date and time of the meeting.")]})
+    errors = {}
+    plausible.collect(errors, "scheduled_at", plausible.validate_meeting_moment, scheduled_at,
+                      now=timezone.localtime())
+    if errors:
+        raise ValidationError(errors)
     meeting = Meeting.objects.filter(referral=referral, kind=kind, recorded_at__isnull=True).first()
     meeting = meeting or Meeting(referral=referral, kind=kind)
     meeting.scheduled_at, meeting.location, meeting.scheduled_by = scheduled_at, location or "", actor
@@ -454,10 +481,14 @@ def handover_record(*, referral, actor, held_on, case_work_starts_on=None, strat
     to_status = Status.ACTIVE if all_agreed else Status.NOT_STARTED
     _check_transition(referral, to_status)
     errors = {}
+    today = timezone.localdate()
     if held_on is None:
         errors["held_on"] = [_("Enter the date of the handover meeting.")]
-    elif held_on > timezone.localdate():
-        errors["held_on"] = [_("The meeting cannot be recorded before it took place.")]
+    else:
+        plausible.collect(errors, "held_on", plausible.validate_held_on, held_on, today=today)
+    for name, value in (("case_work_starts_on", case_work_starts_on),
+                        ("first_status_meeting_on", first_status_meeting_on)):
+        plausible.collect(errors, name, plausible.validate_planned_date, value, today=today)
     if all_agreed:
         if case_work_starts_on is None:
             errors["case_work_starts_on"] = [_("Enter the date case work starts.")]
@@ -529,8 +560,10 @@ def _status_meeting_errors(held_on, progress, decision, next_meeting_on, outcome
     errors = {}
     if held_on is None:
         errors["held_on"] = [_("Enter the date of the status meeting.")]
-    elif held_on > timezone.localdate():
-        errors["held_on"] = [_("The meeting cannot be recorded before it took place.")]
+    else:
+        plausible.collect(errors, "held_on", plausible.validate_held_on, held_on, today=timezone.localdate())
+    plausible.collect(errors, "next_meeting_on", plausible.validate_planned_date, next_meeting_on,
+                      today=timezone.localdate())
     if not (progress or "").strip():
         errors["progress"] = [_("Describe the progress since the last meeting.")]
     if decision not in MeetingDecision.values:
@@ -538,7 +571,7 @@ def _status_meeting_errors(held_on, progress, decision, next_meeting_on, outcome
     elif decision == MeetingDecision.CONTINUE:
         if next_meeting_on is None:
             errors["next_meeting_on"] = [_("Enter the date of the next status meeting.")]
-        elif held_on and next_meeting_on <= held_on:
+        elif "next_meeting_on" not in errors and held_on and next_meeting_on <= held_on:
             errors["next_meeting_on"] = [_("The next meeting must be after this one.")]
     else:
         if outcome not in ClosureOutcome.values:
@@ -568,8 +601,10 @@ def cost_approval_request(*, referral, actor, measure, provider, amount_chf, sta
         errors["amount_chf"] = [_("Enter the amount in CHF, e.g. 1800.00.")]
     if starts_on is None or ends_on is None:
         errors["ends_on" if starts_on else "starts_on"] = [_("Enter the period of the measure.")]
-    elif ends_on < starts_on:
-        errors["ends_on"] = [_("The end of the measure must be after its start.")]
+    else:
+        plausible.collect(errors, "starts_on", plausible.validate_cost_approval_start, starts_on,
+                          today=timezone.localdate())
+        plausible.collect(errors, "ends_on", plausible.validate_cost_approval_end, ends_on, starts_on=starts_on)
     if errors:
         raise ValidationError(errors)
     approval = CostApproval.objects.create(
@@ -629,6 +664,14 @@ def cost_approval_record_invoice(*, cost_approval, actor, received_on, forwarded
         raise ValidationError({"received_on": [_("Only invoices for approved measures are recorded.")]})
     if received_on is None:
         raise ValidationError({"received_on": [_("Enter the date the invoice arrived.")]})
+    errors = {}
+    today = timezone.localdate()
+    plausible.collect(errors, "received_on", plausible.validate_invoice_date, received_on, today=today)
+    plausible.collect(errors, "forwarded_on", plausible.validate_invoice_date, forwarded_on, today=today)
+    if forwarded_on and "forwarded_on" not in errors and forwarded_on < received_on:
+        errors["forwarded_on"] = [_("The invoice cannot be forwarded before it arrived.")]
+    if errors:
+        raise ValidationError(errors)
     approval.invoice_received_on, approval.invoice_forwarded_on = received_on, forwarded_on
     approval.save()
     _record_event(referral=approval.referral, actor=actor, kind=EventKind.COST_APPROVAL, to_status="invoiced",
@@ -653,8 +696,13 @@ def document_upload(*, referral, actor, uploaded_file, kind):
     if uploaded_file.size > settings.DOCUMENT_MAX_BYTES:
         raise ValidationError({"file": [_("The file is too large (%(size)s MB); the limit is %(limit)s MB.") % {
             "size": round(uploaded_file.size / 1048576, 1), "limit": settings.DOCUMENT_MAX_BYTES // 1048576}]})
+    try:
+        # The stored (and served) content type is what the bytes show, never the browser's claim.
+        content_type = plausible.validate_document_content(uploaded_file, extension)
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.messages}) from exc
     document = Document(referral=referral, uploaded_by=actor, kind=kind, original_name=name[:255],
-                        size=uploaded_file.size, content_type=getattr(uploaded_file, "content_type", "") or "")
+                        size=uploaded_file.size, content_type=content_type)
     document.file.save(name, uploaded_file, save=False)
     document.save()
     _record_event(referral=referral, actor=actor, kind=EventKind.DOCUMENT, text=document.original_name,

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from audit.models import Action
 from institutions.models import Institution, Role
 from institutions.selectors import institutions_for_directory, user_primary_membership, user_roles
+from institutions.validators import has_control_characters
 
 from . import forms, permissions, selectors, services
 from .ahv import ahv_digest
@@ -50,16 +51,26 @@ def home(request):
 def referral_list(request):
     query = request.GET.get("q", "")
     status = request.GET.get("status", "")
+    query_error = ""
+    if has_control_characters(query) or len(query) > SEARCH_MAX_LENGTH:
+        # NUL and other control characters are refused (the database cannot search for them); the rest stays.
+        query_error = _("Search for a reference or a name of at most %(limit)s characters, without control "
+                        "characters.") % {"limit": SEARCH_MAX_LENGTH}
+        query = "".join(ch for ch in query if not has_control_characters(ch))[:SEARCH_MAX_LENGTH]
     referrals = selectors.search_referrals(request.user, query)
     if status in Status.values:
         referrals = referrals.filter(status=status)
-    referrals = selectors.with_identity_flags(request.user, referrals.order_by("-status_changed_at")[:200])
+    referrals = [] if query_error else selectors.with_identity_flags(
+        request.user, referrals.order_by("-status_changed_at")[:200])
     services.access_log_record_many(user=request.user, referrals=[r for r in referrals if r.identity_visible],
                                     action=Action.SEARCH if query.strip() else Action.LIST)
     return render(request, "referrals/list.html", {
         "referrals": referrals, "query": query, "status": status, "statuses": Status.choices,
-        "pseudonymised": any(not r.identity_visible for r in referrals),
-    })
+        "pseudonymised": any(not r.identity_visible for r in referrals), "query_error": query_error,
+    }, status=400 if query_error else 200)
+
+
+SEARCH_MAX_LENGTH = 200
 
 
 def _visible_or_404(user, pk):
@@ -491,7 +502,8 @@ def document_download(request, pk, document_pk):
         raise Http404  # documents are for the two parties only
     document = get_object_or_404(Document, pk=document_pk, referral=referral)
     services.access_log_record(user=request.user, referral=referral, action=Action.DOWNLOAD)
-    return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.original_name)
+    return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.original_name,
+                        content_type=document.content_type or "application/octet-stream")
 
 
 

@@ -1,7 +1,10 @@
 """The period of the key figures: ?from=YYYY-MM-DD&to=YYYY-MM-DD, both optional, both days included."""
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from referrals.validators import collect, validate_report_date
 
 from .kpi import Period
 
@@ -21,6 +24,14 @@ class PeriodForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        start, end = cleaned.get("from"), cleaned.get("to")
+        # Bounded, so "9999-12-31" is a clear error rather than an overflow deep in the counting.
+        errors = {}
+        for name in ("from", "to"):
+            collect(errors, name, validate_report_date, cleaned.get(name), today=timezone.localdate())
+        for name, messages in errors.items():
+            for message in messages:
+                self.add_error(name, message)
         start, end = cleaned.get("from"), cleaned.get("to")
         if start and end and start > end:
             self.add_error("to", _("The end of the period must not be before its start."))

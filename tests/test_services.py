@@ -4,6 +4,8 @@ The standard referral (conftest.make_referral) goes from the social services of 
 """
 
 import datetime
+import io
+import zipfile
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -771,11 +773,22 @@ def test_documents_of_other_types_are_refused_with_the_allowed_types(people, mak
     assert stored_files(media) == []
 
 
-@pytest.mark.parametrize("name", ["scan.PDF", "foto.JPG", "notes.txt", "plan.docx"])
-def test_allowed_types_are_recognised_whatever_the_case(people, make_referral, media, name):
+def _docx_bytes():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for entry in ("[Content_Types].xml", "_rels/.rels", "word/document.xml"):
+            archive.writestr(entry, "<x/>")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, content", [
+    ("scan.PDF", b"%PDF-1.4 x"), ("foto.JPG", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"), ("notes.txt", b"x"),
+    ("plan.docx", _docx_bytes()),
+])
+def test_allowed_types_are_recognised_whatever_the_case(people, make_referral, media, name, content):
     referral = make_referral(Status.SUBMITTED)
-    services.document_upload(referral=referral, actor=people.referrer, uploaded_file=SimpleUploadedFile(name, b"x"),
-                             kind="application")
+    services.document_upload(referral=referral, actor=people.referrer,
+                             uploaded_file=SimpleUploadedFile(name, content), kind="application")
     assert Document.objects.count() == 1
 
 
@@ -796,7 +809,7 @@ def test_a_document_exactly_at_the_limit_is_accepted(people, make_referral, medi
     settings.DOCUMENT_MAX_BYTES = 1024
     referral = make_referral(Status.SUBMITTED)
     services.document_upload(referral=referral, actor=people.referrer, kind="other",
-                             uploaded_file=SimpleUploadedFile("ok.pdf", b"x" * 1024))
+                             uploaded_file=SimpleUploadedFile("ok.pdf", b"%PDF" + b"x" * 1020))
     assert Document.objects.get().size == 1024
 
 

@@ -7,6 +7,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from institutions.models import Institution, InstitutionKind, Municipality, ProblemArea, Role
+from institutions.validators import (
+    MAX_TEXT_LENGTH,
+    validate_email_address,
+    validate_no_control_characters,
+    validate_phone,
+)
 from referrals import permissions
 from referrals.ahv import normalize_ahv
 from referrals.models import (
@@ -56,7 +62,12 @@ class StrictTypeMixin:
 
 
 class StrictCharField(StrictTypeMixin, serializers.CharField):
-    pass
+    """Text without control characters and, unless the field says otherwise, at most 5,000 characters."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", MAX_TEXT_LENGTH)
+        super().__init__(**kwargs)
+        self.validators.append(validate_no_control_characters)
 
 
 class StrictIntegerField(StrictTypeMixin, serializers.IntegerField):
@@ -424,8 +435,9 @@ class ClientInputSerializer(serializers.Serializer):
         required=False, allow_null=True,
         help_text=_("BFS number of the municipality of residence."))
     address = StrictCharField(max_length=200, required=False, allow_blank=True)
-    phone = StrictCharField(max_length=40, required=False, allow_blank=True)
-    email = serializers.EmailField(required=False, allow_blank=True)
+    phone = StrictCharField(max_length=40, required=False, allow_blank=True, validators=[validate_phone])
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True,
+                                   validators=[validate_email_address])
     preferred_language = EnumField(Language, required=False)
 
 

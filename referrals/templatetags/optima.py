@@ -23,13 +23,20 @@ def chf(value):
     return "CHF " + whole.replace(",", "'") + "." + cents
 
 
+UNFORMATTABLE = "–"
+
+
 @register.filter
 def swissdate(value):
+    """dd.mm.yyyy (with HH:MM for moments); "–" for a value that cannot be shown (e.g. year 9999 in UTC+1)."""
     if not value:
         return ""
-    if hasattr(value, "tzinfo") and hasattr(value, "hour"):
-        return timezone.localtime(value).strftime("%d.%m.%Y %H:%M")
-    return value.strftime("%d.%m.%Y")
+    try:
+        if hasattr(value, "tzinfo") and hasattr(value, "hour"):
+            return timezone.localtime(value).strftime("%d.%m.%Y %H:%M")
+        return value.strftime("%d.%m.%Y")
+    except (OverflowError, ValueError, TypeError, AttributeError):
+        return UNFORMATTABLE
 
 
 @register.simple_tag
