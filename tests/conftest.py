@@ -14,6 +14,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone, translation
 
@@ -177,6 +178,15 @@ def cost_approval(make_referral, receiving_worker):
         referral=referral, actor=receiving_worker, measure="Job coaching", provider="Coaching AG",
         amount_chf=Decimal("1800.00"), starts_on=today, ends_on=today + datetime.timedelta(days=90),
         justification="Needed for the placement")
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the default language (de-CH): a request in another language earlier in the same
+    thread must not change what a later test reads (tests that assert English texts ask for `english`)."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

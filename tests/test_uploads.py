@@ -10,7 +10,7 @@ from django.core.files.uploadhandler import StopUpload
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from optima.middleware import LimitedUploadHandler, RequestSizeLimitMiddleware
@@ -50,7 +50,7 @@ def test_the_page_refuses_the_renamed_exe_and_says_why(client, make_referral, re
 def test_the_api_refuses_the_renamed_exe_with_400(make_referral, referrer):
     referral = make_referral(Status.SUBMITTED)
     api = APIClient(HTTP_ACCEPT_LANGUAGE="en")
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=referrer).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=referrer)[1]}")
     response = api.post(f"/api/v1/referrals/{referral.pk}/documents/", {
         "kind": "other", "file": SimpleUploadedFile("rechnung.pdf", EXE, content_type="application/pdf")},
         format="multipart")

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from institutions.directory_import import DirectoryImportError, load_directory
@@ -27,8 +27,8 @@ LONG_EMAIL = "a" * 250 + "@example.ch"  # 261 characters: a 500 on web and API b
 
 def api(user, language="en"):
     client = APIClient(HTTP_ACCEPT_LANGUAGE=language)
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _row, token = AuthToken.objects.create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 
