@@ -212,3 +212,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=6, day_of_month=1),
     },
 }
+
+# --- Outbox and reminders (issue 13) ---
+INSTALLED_APPS += ["outbox", "reminders"]  # noqa: F405
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)  # then "failed", visible in the admin
+OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=30)  # backoff 30 s, 1, 2, 4 ... 60 min
+OUTBOX_MESSAGE_ID_DOMAIN = env.str("OUTBOX_MESSAGE_ID_DOMAIN", default="optima.lu.ch")
+CELERY_BEAT_SCHEDULE["outbox-send-due"] = {  # pending mails the broker lost or the mail server refused
+    "task": "outbox.tasks.send_due_messages_task",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["daily-reminders"] = {  # reminders on Lucerne working days, 07:00 Zurich
+    "task": "reminders.tasks.send_reminders_task",
+    "schedule": crontab(minute=0, hour=7),
+}
