@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from . import services
 from .models import ReminderPreference, ReminderSettings
 
 
@@ -12,6 +13,12 @@ class ReminderSettingsAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return not ReminderSettings.objects.exists()
+
+    def save_model(self, request, obj, form, change):
+        values = {f.name: getattr(obj, f.name) for f in ReminderSettings._meta.fields
+                  if f.editable and f.name not in ("id", "updated_at")}
+        saved = services.reminder_settings_save(actor=request.user, **values)
+        obj.pk = saved.pk
 
     def has_delete_permission(self, request, obj=None):
         return False

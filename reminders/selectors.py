@@ -11,6 +11,7 @@ def reminder_settings():
 
 
 def due_days_by_action(config=None):
+    """{action: working days}; one query (the configuration row) unless `config` is given."""
     config = config or reminder_settings()
     return {
         Action.DECIDE: config.decide_days,

@@ -816,8 +816,8 @@ def test_invoice_recorded_by_the_leading_institution(client, cost_approval, sign
 
 # session, user, memberships, referral, access log insert, meetings, cost approvals, 2 x (institution +
 # municipalities + contact persons) for the two party cards, the client's municipality, comments,
-# documents, timeline.
-DETAIL_QUERIES = 17
+# documents, timeline, the reminder settings (due dates of the next step, issue 13).
+DETAIL_QUERIES = 18
 
 
 @pytest.mark.parametrize("n", [1, 5])
