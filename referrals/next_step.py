@@ -194,7 +194,8 @@ def open_tasks(referral, *, days=None, today=None):
         return [task(Action.RECORD_HANDOVER, when, user=referrer, key=f"record_handover:{handover.pk}")]
     if status == Status.ACTIVE:
         tasks = [task(Action.SIGN_COST_APPROVAL, _local_date(a.requested_at), institution=a.financing_institution,
-                      role=Role.SIGNATORY, key=f"{Action.SIGN_COST_APPROVAL}:{a.pk}", detail={"cost_approval": a.pk})
+                      role=Role.SIGNATORY, key=f"{Action.SIGN_COST_APPROVAL}:{a.pk}",
+                      detail={"cost_approval": a.pk, "amount_chf": a.amount_chf})
                  for a in referral.cost_approvals.all() if a.status == CostApprovalStatus.REQUESTED]
         meeting = next((m for m in meetings if m.kind == MeetingKind.STATUS and not m.is_recorded), None)
         if meeting is None or meeting.scheduled_at is None:

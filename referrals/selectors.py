@@ -20,7 +20,7 @@ from .models import (
     ReferralEvent,
     Status,
 )
-from .next_step import ACTION_LABELS, TASK_PREFETCH, TASK_RELATED, Action, due_working_days, open_tasks
+from .next_step import ACTION_ANCHORS, ACTION_LABELS, TASK_PREFETCH, TASK_RELATED, Action, due_working_days, open_tasks
 
 LIST_RELATED = ("client", "referring_institution", "receiving_institution", "referring_case_worker",
                 "assigned_case_worker")
@@ -163,7 +163,8 @@ def next_step_for(user, referral):
     mine = [t for t in tasks if t.is_for(user)]
     name, institution, phone = _who(step)
     if step.is_for(user):
-        return NextStep(step.label, True, step.anchor, task=step, also_mine=mine[1:])
+        return NextStep(step.label, True, step.anchor, task=step, who_name=name, who_institution=institution,
+                        also_mine=mine[1:])
     return NextStep(step.label, False, step.anchor, task=step, who_name=name, who_institution=institution,
                     who_phone=phone, also_mine=mine)
 
@@ -192,9 +193,12 @@ def reminder_recorded(referral, *, key, threshold):
 class WaitingItem:
     """One line of "Wartet auf Sie": a task (or a finished referral to read), its age and due date."""
 
-    def __init__(self, referral, label, since, due_on=None, anchor="", reminded_on=None, note=""):
-        self.referral, self.label, self.since, self.due_on, self.anchor = referral, label, since, due_on, anchor
+    def __init__(self, referral, action, since, due_on=None, reminded_on=None, note="", label=None, anchor=None):
+        self.referral, self.action, self.since, self.due_on = referral, action, since, due_on
+        self.label = label or ACTION_LABELS.get(action, action)
+        self.anchor = anchor if anchor is not None else ACTION_ANCHORS.get(action, "meetings")
         self.reminded_on, self.note = reminded_on, note
+        self.amount_chf = None
 
     @property
     def age_days(self):
@@ -211,18 +215,27 @@ def _last_reminder(referral, key):
     return max(dates) if dates else None
 
 
-def _tasks_waiting(user):
+def _my_open_referrals(user):
+    """Open referrals my institutions send or receive, with what next_step needs, newest change first."""
     institution_ids = user_institution_ids(user)
-    referrals = _with_tasks(Referral.objects.filter(
+    return _with_tasks(Referral.objects.filter(
         Q(referring_institution_id__in=institution_ids)
         | (Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)),
-        status__in=OPEN_STATUSES))
+        status__in=OPEN_STATUSES).select_related("client").order_by("-status_changed_at", "-pk"))
+
+
+def _task_items(user, referrals):
     days = due_working_days()
     for referral in referrals:
         for task in open_tasks(referral, days=days):
             if task.is_for(user):
-                yield WaitingItem(referral, task.label, task.since, task.due_on, task.anchor,
-                                  _last_reminder(referral, task.key))
+                item = WaitingItem(referral, task.action, task.since, task.due_on, _last_reminder(referral, task.key))
+                item.amount_chf = task.detail.get("amount_chf")
+                yield item
+
+
+def _tasks_waiting(user, referrals=None):
+    return _task_items(user, referrals if referrals is not None else _my_open_referrals(user))
 
 
 def _finished_unread(user):
@@ -242,21 +255,40 @@ def _finished_unread(user):
         changed = timezone.localtime(referral.status_changed_at).date()
         if referral.status == Status.REJECTED:
             note = referral.get_rejection_reason_display()
-            yield WaitingItem(referral, ACTION_LABELS[Action.READ_REJECTION], changed, note=note)
+            yield WaitingItem(referral, Action.READ_REJECTION, changed, note=note, anchor="")
         else:
-            yield WaitingItem(referral, ACTION_LABELS[Action.READ_WITHDRAWAL], changed)
+            yield WaitingItem(referral, Action.READ_WITHDRAWAL, changed, anchor="")
 
 
-# What "Wartet auf Sie" lists: each source is a function user -> WaitingItems, a fixed number of queries.
-# Another capability adds its own with one line (e.g. billing's invoices to forward).
-WAITING_SOURCES = [_tasks_waiting, _finished_unread]
+# What "Wartet auf Sie" lists besides the referrals' own tasks: each source is a function user -> WaitingItems
+# with a fixed number of queries. Another capability adds its own with one line (e.g. billing's invoices).
+WAITING_SOURCES = [_finished_unread]
 
 
-def waiting_for(user):
-    """Everything waiting for this user, the overdue first, then by due date, then the oldest."""
-    items = [item for source in WAITING_SOURCES for item in source(user)]
+def _sorted_waiting(items):
     far = timezone.localdate() + timezone.timedelta(days=36500)
     return sorted(items, key=lambda i: (not i.overdue, i.due_on or far, i.since, i.referral.pk))
+
+
+def waiting_for(user, referrals=None):
+    """Everything waiting for this user, the overdue first, then by due date, then the oldest."""
+    items = list(_tasks_waiting(user, referrals))
+    items += [item for source in WAITING_SOURCES for item in source(user)]
+    return _sorted_waiting(items)
+
+
+class StartPage:
+    """The start page's lists from one load of my open referrals: what waits for me, meetings, open cases."""
+
+    def __init__(self, user, open_cases_limit=50, meeting_days=30):
+        referrals = list(_my_open_referrals(user))
+        self.waiting = waiting_for(user, referrals)
+        self.open_cases = referrals[:open_cases_limit]
+        horizon = timezone.now() + timezone.timedelta(days=meeting_days)
+        self.meetings = sorted(
+            (m for r in referrals if r.status in (Status.ACCEPTED, Status.ACTIVE) for m in r.meetings.all()
+             if not m.is_recorded and m.scheduled_at and m.scheduled_at <= horizon),
+            key=lambda m: m.scheduled_at)
 
 
 def waiting_longest_by_institution(limit=5):
@@ -267,6 +299,6 @@ def waiting_longest_by_institution(limit=5):
         step = open_tasks(referral, days=days)[0]
         name, institution, _phone = _who(step)
         key = institution.name if institution else ""
-        groups.setdefault(key, []).append(WaitingItem(referral, step.label, step.since, step.due_on))
+        groups.setdefault(key, []).append(WaitingItem(referral, step.action, step.since, step.due_on))
     return [(name, sorted(items, key=lambda i: i.since)[:limit], len(items))
             for name, items in sorted(groups.items(), key=lambda g: min(i.since for i in g[1]))]

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,9 +14,9 @@ from django.views.decorators.http import require_POST
 from institutions.models import Institution, Role
 from institutions.selectors import institutions_for_directory, user_primary_membership, user_roles
 
-from . import forms, permissions, selectors, services
+from . import calendar, forms, permissions, selectors, services
 from .errors import TransitionNotAllowed
-from .models import CostApproval, Document, MeetingKind, Status
+from .models import CostApproval, Document, Meeting, MeetingKind, Status
 from .rules import Situation, assess
 
 # Service errors that name something other than a form field land on the field people fix.
@@ -27,16 +27,19 @@ FIELD_ALIASES = {"consent": "consent_given_on", "client": "first_name"}
 def home(request):
     user = request.user
     roles = user_roles(user)
+    sees_everything = Role.COORDINATOR in roles or Role.ADMIN in roles
+    start = selectors.StartPage(user)
     context = {
         "roles": roles,
-        "inbox": list(selectors.decision_inbox(user)[:20]),
-        "to_sign": list(selectors.cost_approvals_to_sign(user)[:20]),
-        "meetings": list(selectors.upcoming_meetings(user)[:10]),
-        "open_cases": list(selectors.my_open_cases(user)[:50]),
+        # Everything waiting for me, the overdue first (drafts, Rückfragen, decisions, meetings, signatures ...).
+        "waiting": start.waiting,
+        "meetings": start.meetings[:10],
+        "open_cases": start.open_cases,
+        "waiting_longest": selectors.waiting_longest_by_institution() if sees_everything else None,
         "is_contact_person": Role.CONTACT_PERSON in roles,
         "is_signatory": Role.SIGNATORY in roles,
         "files_referrals": Role.CASE_WORKER in roles or Role.CONTACT_PERSON in roles,
-        "sees_everything": Role.COORDINATOR in roles or Role.ADMIN in roles,
+        "sees_everything": sees_everything,
     }
     return render(request, "referrals/home.html", context)
 
@@ -253,7 +256,8 @@ def _detail_context(request, referral, bound_forms):
         "decide": status == Status.SUBMITTED and permissions.can_decide(user, referral),
         "comment": status in services.COMMENT_STATUSES and permissions.can_comment(user, referral),
         "schedule_handover": status == Status.ACCEPTED and permissions.can_work_case(user, referral),
-        "record_handover": status == Status.ACCEPTED and permissions.can_work_case(user, referral),
+        # The referrer organises the handover, so she records its note (next_step: she is on turn).
+        "record_handover": status == Status.ACCEPTED and permissions.works_for_referrer(user, referral),
         "schedule_status": status == Status.ACTIVE and permissions.can_lead_case(user, referral),
         "record_status": status == Status.ACTIVE and permissions.can_lead_case(user, referral),
         "request_cost_approval": status in services.CASE_STATUSES and permissions.can_lead_case(user, referral),
@@ -437,3 +441,15 @@ def document_download(request, pk, document_pk):
     services.access_log_record(user=request.user, referral=referral, action="download")
     return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.original_name)
 
+
+
+@login_required
+def meeting_calendar(request, pk, meeting_pk):
+    """The meeting as an .ics file, for Outlook (the place people actually look)."""
+    referral = _visible_or_404(request.user, pk)
+    if not permissions.is_party(request.user, referral):
+        raise Http404
+    meeting = get_object_or_404(Meeting, pk=meeting_pk, referral=referral, scheduled_at__isnull=False)
+    response = HttpResponse(calendar.meeting_ics(meeting, with_location=True), content_type="text/calendar")
+    response["Content-Disposition"] = f'attachment; filename="{referral.reference}-{meeting.pk}.ics"'
+    return response
