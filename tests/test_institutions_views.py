@@ -88,17 +88,17 @@ KPI_LINK = 'href="/kennzahlen/"'
 
 
 @pytest.mark.parametrize("persona, present, absent", [
-    ("referrer", ["As a case worker", CREATE_LINK], ['id="explains-decide"', 'id="explains-sign"', "As OPTIMA contact person",
+    ("referrer", ["As a case worker", CREATE_LINK], ['id="inbox"', 'id="to-sign"', "As OPTIMA contact person",
                                                      "As signatory", KPI_LINK]),
-    ("contact_person", ['id="explains-decide"', "As OPTIMA contact person", "As a case worker", CREATE_LINK],
-     ['id="explains-sign"', "As signatory", KPI_LINK]),
-    ("receiving_worker", ["As a case worker", CREATE_LINK], ['id="explains-decide"', 'id="explains-sign"']),
-    ("signatory", ['id="explains-sign"', "As signatory"], ['id="explains-decide"', "As a case worker", CREATE_LINK, KPI_LINK]),
-    ("coordinator", ["As IIZ coordinator", KPI_LINK], ['id="explains-decide"', 'id="explains-sign"', CREATE_LINK,
+    ("contact_person", ['id="inbox"', "As OPTIMA contact person", "As a case worker", CREATE_LINK],
+     ['id="to-sign"', "As signatory", KPI_LINK]),
+    ("receiving_worker", ["As a case worker", CREATE_LINK], ['id="inbox"', 'id="to-sign"']),
+    ("signatory", ['id="to-sign"', "As signatory"], ['id="inbox"', "As a case worker", CREATE_LINK, KPI_LINK]),
+    ("coordinator", ["As IIZ coordinator", KPI_LINK], ['id="inbox"', 'id="to-sign"', CREATE_LINK,
                                                         "As administrator"]),
-    ("outsider", ['id="explains-decide"', 'id="explains-sign"', "As a case worker", "As OPTIMA contact person", "As signatory"],
+    ("outsider", ['id="inbox"', 'id="to-sign"', "As a case worker", "As OPTIMA contact person", "As signatory"],
      [KPI_LINK]),
-    ("administrator", ["As administrator", KPI_LINK, 'href="/admin/"'], ['id="explains-decide"', 'id="explains-sign"']),
+    ("administrator", ["As administrator", KPI_LINK, 'href="/admin/"'], ['id="inbox"', 'id="to-sign"']),
 ])
 def test_start_page_explains_the_roles(client, personas, administrator, persona, present, absent):
     user = administrator if persona == "administrator" else personas[persona]

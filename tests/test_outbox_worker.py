@@ -5,7 +5,6 @@
 Skipped with a reason without PostgreSQL (set DATABASE_URL) or Redis; CI has both.
 """
 
-import os
 import signal
 import subprocess
 import sys
