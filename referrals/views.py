@@ -256,8 +256,7 @@ def _detail_context(request, referral, bound_forms):
         "decide": status == Status.SUBMITTED and permissions.can_decide(user, referral),
         "comment": status in services.COMMENT_STATUSES and permissions.can_comment(user, referral),
         "schedule_handover": status == Status.ACCEPTED and permissions.can_work_case(user, referral),
-        # The referrer organises the handover, so she records its note (next_step: she is on turn).
-        "record_handover": status == Status.ACCEPTED and permissions.works_for_referrer(user, referral),
+        "record_handover": status == Status.ACCEPTED and permissions.can_work_case(user, referral),
         "schedule_status": status == Status.ACTIVE and permissions.can_lead_case(user, referral),
         "record_status": status == Status.ACTIVE and permissions.can_lead_case(user, referral),
         "request_cost_approval": status in services.CASE_STATUSES and permissions.can_lead_case(user, referral),
