@@ -174,15 +174,12 @@ def open_tasks(referral, *, days=None, today=None):
     if status == Status.DRAFT:
         return [task(Action.COMPLETE_DRAFT, changed, user=referrer)]
     if status == Status.SUBMITTED:
-        tasks = []
         question = _open_question(referral)
         if question is not None:
-            tasks.append(task(Action.ANSWER_QUESTION, _local_date(question.created_at), user=referrer,
-                              key=f"{Action.ANSWER_QUESTION}:{question.pk}"))
-        # The decision stays due, Rückfrage or not: the reminder clock does not stop for a question.
-        tasks.append(task(Action.DECIDE, changed, institution=referral.receiving_institution,
-                          role=Role.CONTACT_PERSON))
-        return tasks
+            # The receiver waits for the answer; the decision (and its reminders) resume after it.
+            return [task(Action.ANSWER_QUESTION, _local_date(question.created_at), user=referrer,
+                         key=f"{Action.ANSWER_QUESTION}:{question.pk}")]
+        return [task(Action.DECIDE, changed, institution=referral.receiving_institution, role=Role.CONTACT_PERSON)]
     meetings = list(referral.meetings.all())
     if status == Status.ACCEPTED:
         handover = next((m for m in meetings if m.kind == MeetingKind.HANDOVER and not m.is_recorded), None)
