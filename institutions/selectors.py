@@ -65,3 +65,9 @@ def institutions_for_directory():
     return Institution.objects.filter(active=True).prefetch_related(
         "municipalities", Prefetch("memberships", queryset=contact_people, to_attr="contact_memberships")
     )
+
+
+def users_with_role(role):
+    """Active users holding `role` at any institution (e.g. the IIZ coordinators)."""
+    field = Membership.ROLE_FIELDS[Role(role)]
+    return User.objects.filter(is_active=True, **{f"memberships__{field}": True}).order_by("last_name").distinct()

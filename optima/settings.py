@@ -344,3 +344,16 @@ FILE_UPLOAD_HANDLERS = [
 # Backups (manage.py backup / restore): where archives go unless a path is given.
 BACKUP_DIR = env.path("OPTIMA_BACKUP_DIR", default=BASE_DIR / "backup-archives")
 INSTALLED_APPS += ["backups"]  # manage.py backup / restore (floor 3: reads referrals' key check)
+# --- Outbox and reminders (issue 13) ---
+INSTALLED_APPS += ["outbox", "reminders"]  # noqa: F405
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)  # then "failed", visible in the admin
+OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=30)  # backoff 30 s, 1, 2, 4 ... 60 min
+OUTBOX_MESSAGE_ID_DOMAIN = env.str("OUTBOX_MESSAGE_ID_DOMAIN", default="optima.lu.ch")
+CELERY_BEAT_SCHEDULE["outbox-send-due"] = {  # pending mails the broker lost or the mail server refused
+    "task": "outbox.tasks.send_due_messages_task",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["daily-reminders"] = {  # reminders on Lucerne working days, 07:00 Zurich
+    "task": "reminders.tasks.send_reminders_task",
+    "schedule": crontab(minute=0, hour=7),
+}

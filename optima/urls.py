@@ -17,6 +17,7 @@ urlpatterns = [
     path("kennzahlen/", include("reporting.urls")),
     path("datenschutz/", include("audit.urls")),
     path("api/v1/audit/", include("audit.api.urls")),
+    path("erinnerungen/", include("reminders.urls")),
     path("api/v1/reports/", include("reporting.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("referrals.api.urls")),

@@ -219,6 +219,7 @@ class EventKind(models.TextChoices):
     CLIENT_CHANGED = "client_changed", _("Personal data changed")
     CONSENT_WITHDRAWN = "consent_withdrawn", _("Consent withdrawn")
     ANONYMISED = "anonymised", _("Anonymised")
+    REMINDER = "reminder", _("Reminder")
 
 
 class ReferralEvent(models.Model):
@@ -272,6 +273,8 @@ class Meeting(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=MeetingKind.choices)
     scheduled_at = models.DateTimeField(_("date and time"), null=True, blank=True)
     location = models.CharField(_("place"), max_length=200, blank=True)
+    # Set when a note planned this meeting by its date only; cleared once someone schedules it properly.
+    planned_on = models.DateField(_("planned on"), null=True, blank=True, editable=False)
     scheduled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     held_on = models.DateField(_("held on"), null=True, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")

@@ -1,4 +1,5 @@
-"""E-mails about referrals. Called on commit by the services; sent through Celery.
+"""E-mails about referrals. Called by the services inside their transaction; each mail is written to the
+outbox (outbox.services.message_enqueue) together with the change, and sent by the outbox's worker.
 
 No client-identifying data in any e-mail: only the reference, what happened, and a link to the page
 where the recipient acts.
@@ -9,10 +10,11 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from institutions.models import Role
+from institutions.models import Role, User
 from institutions.selectors import institution_members_with_role
-from institutions.tasks import enqueue_email
+from outbox.services import attachment, message_enqueue
 
+from . import calendar
 from .templatetags.optima import chf
 
 
@@ -24,12 +26,12 @@ def _addresses(users, exclude_user_id=None):
     return sorted({u.email for u in users if u.email and u.pk != exclude_user_id})
 
 
-def _send(recipients, subject, lines, referral):
+def _send(recipients, subject, lines, referral, attachments=None):
     if not recipients:
         return
     body = "\n\n".join([*lines, _("Open the referral: %(link)s") % {"link": _link(referral)},
                         _("This e-mail contains no client data on purpose. Please do not reply to it.")])
-    enqueue_email(subject=subject, body=body, recipients=recipients)
+    message_enqueue(subject=subject, body=body, recipients=recipients, attachments=attachments)
 
 
 def _referral(referral_id):
@@ -107,7 +109,10 @@ def meeting_scheduled(referral_id, meeting_id, actor_id):
               _("OPTIMA referral %(ref)s: %(meeting)s on %(when)s")
               % {"ref": referral.reference, "meeting": meeting.get_kind_display(), "when": when},
               [_("A meeting has been scheduled: %(meeting)s on %(when)s.")
-               % {"meeting": meeting.get_kind_display(), "when": when}], referral)
+               % {"meeting": meeting.get_kind_display(), "when": when},
+               _("The calendar invitation is attached (open it to add the meeting to Outlook).")], referral,
+              attachments=[attachment(filename=f"{referral.reference}.ics", content=calendar.meeting_ics(meeting),
+                                      content_type="text/calendar")] if meeting.scheduled_at else None)
 
 
 def cost_approval_requested(cost_approval_id):
@@ -129,8 +134,9 @@ def cost_approval_decided(cost_approval_id):
         approval = CostApproval.objects.select_related("referral", "requested_by").get(pk=cost_approval_id)
         _send(_addresses([approval.requested_by]), _("OPTIMA referral %(ref)s: cost approval %(status)s")
               % {"ref": approval.referral.reference, "status": approval.get_status_display()},
-              [_("The cost approval for “%(measure)s” was decided: %(status)s.")
-               % {"measure": approval.measure, "status": approval.get_status_display()}], approval.referral)
+              # The measure's text may name the client: the mail says only what was decided.
+              [_("A cost approval of this referral was decided: %(status)s.")
+               % {"status": approval.get_status_display()}], approval.referral)
 
 
 def consent_withdrawn(referral_id, actor_id):
@@ -145,3 +151,37 @@ def consent_withdrawn(referral_id, actor_id):
               [_("The client has withdrawn consent. The referral has ended (%(status)s). From now on the receiving "
                  "institution sees only the pseudonymised case: no personal data, texts or documents.")
                % {"status": referral.get_status_display()}], referral)
+
+
+def reminder(referral_id, user_ids, *, action_label, due_on, escalation=False):
+    """A reminder of the reminders app: what is waiting, since when it is due, who should act."""
+    with translation.override(settings.LANGUAGE_CODE):
+        referral = _referral(referral_id)
+        users = User.objects.filter(pk__in=user_ids)
+        subject = (_("OPTIMA referral %(ref)s: overdue, please act (escalation)") if escalation
+                   else _("OPTIMA referral %(ref)s: reminder")) % {"ref": referral.reference}
+        _send(_addresses(users), subject, [
+            _("Referral %(ref)s from %(from)s to %(to)s is waiting: %(action)s. It was due on %(due)s.")
+            % {"ref": referral.reference, "from": referral.referring_institution.name,
+               "to": referral.receiving_institution.name if referral.receiving_institution else "-",
+               "action": action_label, "due": due_on.strftime("%d.%m.%Y")}], referral)
+
+
+def reminder_digest(user_id, items):
+    """One daily mail for a user who chose the digest: one line per reminder (reference, what, due, link)."""
+    from .models import Referral
+
+    with translation.override(settings.LANGUAGE_CODE):
+        user = User.objects.get(pk=user_id)
+        if not user.email:
+            return
+        references = dict(Referral.objects.filter(pk__in=[i[0] for i in items]).values_list("pk", "reference"))
+        lines = [_("These OPTIMA referrals are waiting for you:")]
+        for referral_id, label, due_on, escalation in items:
+            link = settings.SITE_URL.rstrip("/") + reverse("referrals:detail", args=[referral_id])
+            lines.append(_("- %(ref)s: %(action)s (due %(due)s%(esc)s) %(link)s") % {
+                "ref": references.get(referral_id, ""), "action": label, "due": due_on.strftime("%d.%m.%Y"),
+                "esc": _(", escalated") if escalation else "", "link": link})
+        lines.append(_("This e-mail contains no client data on purpose. Please do not reply to it."))
+        message_enqueue(subject=_("OPTIMA: %(count)s reminder(s) for today") % {"count": len(items)},
+                        body="\n\n".join(lines), recipients=[user.email])

@@ -1,15 +1,27 @@
 """Reads of referrals, always scoped to what the user may see."""
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from audit.models import Action as AuditAction
+from audit.models import AuditRecord, Outcome
 from institutions.models import Role
 from institutions.selectors import user_has_role, user_institution_ids, user_sees_everything
 
 from . import permissions
-from .models import CostApproval, CostApprovalStatus, Meeting, MeetingKind, Referral, Status
+from .models import (
+    OPEN_STATUSES,
+    CostApproval,
+    CostApprovalStatus,
+    EventKind,
+    Meeting,
+    Referral,
+    ReferralEvent,
+    Status,
+)
+from .next_step import ACTION_ANCHORS, ACTION_LABELS, TASK_PREFETCH, TASK_RELATED, Action, due_working_days, open_tasks
 
 LIST_RELATED = ("client", "referring_institution", "receiving_institution", "referring_case_worker",
                 "assigned_case_worker")
@@ -148,44 +160,188 @@ def referral_timeline(referral):
 
 
 class NextStep:
-    def __init__(self, text, my_turn, anchor=""):
-        self.text, self.my_turn, self.anchor = text, my_turn, anchor
+    """What the case banner and the API say: the step, who is on turn, and what the viewer must do."""
+
+    def __init__(self, text, my_turn, anchor="", task=None, who_name="", who_institution=None, who_phone="",
+                 also_mine=()):
+        self.text, self.my_turn, self.anchor, self.task = text, my_turn, anchor, task
+        self.who_name, self.who_institution, self.who_phone = who_name, who_institution, who_phone
+        self.also_mine = list(also_mine)
+
+    @property
+    def action(self):
+        return self.task.action if self.task else Action.NONE
+
+    @property
+    def due_on(self):
+        return self.task.due_on if self.task else None
+
+
+def _who(task):
+    """(name, institution, phone) of the party on turn, for "X von Y ist am Zug"."""
+    referral = task.referral
+    if task.user is not None:
+        institution = (referral.referring_institution if task.user.pk == referral.referring_case_worker_id
+                       else referral.receiving_institution)
+        return task.user.get_full_name() or task.user.username, institution, task.user.phone or (
+            institution.phone if institution else "")
+    role_names = {Role.CONTACT_PERSON: _("the OPTIMA contact persons"), Role.SIGNATORY: _("the signatories")}
+    return role_names.get(task.role, task.role), task.institution, task.institution.phone if task.institution else ""
 
 
 def next_step_for(user, referral):
-    """The one next step for this user on this referral, or what the other side is doing."""
-    status = referral.status
-    referrer = permissions.is_referrer_member(user, referral)
-    receiver = permissions.is_receiver_member(user, referral)
-    if status == Status.DRAFT:
-        if referrer:
-            return NextStep(_("Complete the application and send it to the receiving institution."), True, "edit")
-        return NextStep(_("The referring institution is still preparing this application."), False)
-    if status == Status.SUBMITTED:
-        if permissions.can_decide(user, referral):
-            return NextStep(_("Decide: accept the referral and assign a case worker, or reject it with a reason."),
-                            True, "decide")
-        return NextStep(_("%(institution)s is checking the application and will accept or reject it. "
-                          "Questions? Write a comment or call the contact person.")
-                        % {"institution": referral.receiving_institution.name}, False)
-    if status == Status.ACCEPTED:
-        handover_planned = any(m.kind == MeetingKind.HANDOVER and m.scheduled_at for m in referral.meetings.all())
-        if referrer and not handover_planned:
-            return NextStep(_("Organise the handover meeting with the client and the receiving case worker, "
-                              "then enter its date here."), True, "meetings")
-        if referrer or receiver:
-            return NextStep(_("After the handover meeting, record its note: did all three agree?"), True, "meetings")
-        return NextStep(_("The handover meeting is being organised."), False)
-    if status == Status.ACTIVE:
-        if any(a.awaits_signature and permissions.can_sign_cost_approval(user, a)
-               for a in referral.cost_approvals.all()):
-            return NextStep(_("Sign or refuse the requested cost approval: the measure can only start once it is "
-                              "signed."), True, "cost-approvals")
-        if receiver:
-            return NextStep(_("You lead the case: hold the status meetings and record each note. "
-                              "Request a cost approval before any measure starts."), True, "meetings")
-        return NextStep(_("%(institution)s leads the case now. You will be invited to the status meetings; "
-                          "sign cost approvals when asked.")
-                        % {"institution": referral.receiving_institution.name}, False)
-    return NextStep(_("Nothing more to do: this referral is finished (%(status)s).")
-                    % {"status": referral.get_status_display()}, False)
+    """The one next step of this referral, phrased for `user`: their turn, or who else is on turn."""
+    tasks = open_tasks(referral)
+    step = tasks[0]
+    if step.is_final:
+        if referral.status == Status.REJECTED:
+            text = _("Rejected by %(institution)s: %(reason)s.") % {
+                "institution": referral.receiving_institution.name,
+                "reason": referral.get_rejection_reason_display()}
+            if referral.rejection_text:
+                text = f"{text} {referral.rejection_text}"
+            return NextStep(text, False, task=step)
+        return NextStep(_("Nothing more to do: this referral is finished (%(status)s).")
+                        % {"status": referral.get_status_display()}, False, task=step)
+    mine = [t for t in tasks if t.is_for(user)]
+    name, institution, phone = _who(step)
+    if step.is_for(user):
+        return NextStep(step.label, True, step.anchor, task=step, who_name=name, who_institution=institution,
+                        also_mine=mine[1:])
+    return NextStep(step.label, False, step.anchor, task=step, who_name=name, who_institution=institution,
+                    who_phone=phone, also_mine=mine)
+
+
+# --- What waits: the start page and the reminders -------------------------------------------------------
+
+def _with_tasks(queryset):
+    return queryset.select_related(*TASK_RELATED).prefetch_related(
+        *TASK_PREFETCH, Prefetch("events", queryset=ReferralEvent.objects.filter(kind=EventKind.REMINDER),
+                                 to_attr="reminder_events"))
+
+
+def referrals_with_open_tasks():
+    """Every referral that can wait for someone (the reminder job; not scoped to a user)."""
+    return _with_tasks(Referral.objects.filter(status__in=[Status.SUBMITTED, Status.ACCEPTED, Status.ACTIVE])
+                       .order_by("pk"))
+
+
+def reminder_recorded(referral, *, key, threshold):
+    events = getattr(referral, "reminder_events", None)
+    if events is not None:
+        return any(e.payload.get("key") == key and e.reason == str(threshold) for e in events)
+    return referral.events.filter(kind=EventKind.REMINDER, reason=str(threshold), payload__key=key).exists()
+
+
+class WaitingItem:
+    """One line of "Wartet auf Sie": a task (or a finished referral to read), its age and due date."""
+
+    def __init__(self, referral, action, since, due_on=None, reminded_on=None, note="", label=None, anchor=None):
+        self.referral, self.action, self.since, self.due_on = referral, action, since, due_on
+        self.label = label or ACTION_LABELS.get(action, action)
+        self.anchor = anchor if anchor is not None else ACTION_ANCHORS.get(action, "meetings")
+        self.reminded_on, self.note = reminded_on, note
+        self.amount_chf = None
+
+    @property
+    def age_days(self):
+        return (timezone.localdate() - self.since).days
+
+    @property
+    def overdue(self):
+        return self.due_on is not None and self.due_on < timezone.localdate()
+
+
+def _last_reminder(referral, key):
+    dates = [timezone.localtime(e.created_at).date() for e in getattr(referral, "reminder_events", [])
+             if e.payload.get("key") == key]
+    return max(dates) if dates else None
+
+
+def _my_open_referrals(user):
+    """Open referrals my institutions send or receive, with what next_step needs, newest change first."""
+    institution_ids = user_institution_ids(user)
+    return _with_tasks(Referral.objects.filter(
+        Q(referring_institution_id__in=institution_ids)
+        | (Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)),
+        status__in=OPEN_STATUSES).select_related("client").order_by("-status_changed_at", "-pk"))
+
+
+def _task_items(user, referrals):
+    days = due_working_days()
+    for referral in referrals:
+        for task in open_tasks(referral, days=days):
+            if task.is_for(user):
+                item = WaitingItem(referral, task.action, task.since, task.due_on, _last_reminder(referral, task.key))
+                item.amount_chf = task.detail.get("amount_chf")
+                yield item
+
+
+def _tasks_waiting(user, referrals=None):
+    return _task_items(user, referrals if referrals is not None else _my_open_referrals(user))
+
+
+def _finished_unread(user):
+    """Rejections of my referrals and withdrawals of referrals sent to me, until I open them (last 90 days)."""
+    since = timezone.now() - timezone.timedelta(days=90)
+    opened = AuditRecord.objects.filter(actor=user, referral=OuterRef("pk"), action=AuditAction.VIEW,
+                                        outcome=Outcome.OK, at__gte=OuterRef("status_changed_at"))
+    contact_at = [i for i in user_institution_ids(user) if user_has_role(user, Role.CONTACT_PERSON, _Pk(i))]
+    referrals = (Referral.objects.select_related("referring_institution", "receiving_institution")
+                 .filter(status_changed_at__gte=since)
+                 .filter(Q(status=Status.REJECTED, referring_case_worker=user)
+                         | Q(status=Status.WITHDRAWN, receiving_institution_id__in=contact_at,
+                             events__kind=EventKind.STATUS, events__from_status=Status.SUBMITTED,
+                             events__to_status=Status.WITHDRAWN))
+                 .exclude(Exists(opened)).distinct())
+    for referral in referrals:
+        changed = timezone.localtime(referral.status_changed_at).date()
+        if referral.status == Status.REJECTED:
+            note = referral.get_rejection_reason_display()
+            yield WaitingItem(referral, Action.READ_REJECTION, changed, note=note, anchor="")
+        else:
+            yield WaitingItem(referral, Action.READ_WITHDRAWAL, changed, anchor="")
+
+
+# What "Wartet auf Sie" lists besides the referrals' own tasks: each source is a function user -> WaitingItems
+# with a fixed number of queries. Another capability adds its own with one line (e.g. billing's invoices).
+WAITING_SOURCES = [_finished_unread]
+
+
+def _sorted_waiting(items):
+    far = timezone.localdate() + timezone.timedelta(days=36500)
+    return sorted(items, key=lambda i: (not i.overdue, i.due_on or far, i.since, i.referral.pk))
+
+
+def waiting_for(user, referrals=None):
+    """Everything waiting for this user, the overdue first, then by due date, then the oldest."""
+    items = list(_tasks_waiting(user, referrals))
+    items += [item for source in WAITING_SOURCES for item in source(user)]
+    return _sorted_waiting(items)
+
+
+class StartPage:
+    """The start page's lists from one load of my open referrals: what waits for me, meetings, open cases."""
+
+    def __init__(self, user, open_cases_limit=50, meeting_days=30):
+        referrals = list(_my_open_referrals(user))
+        self.waiting = waiting_for(user, referrals)
+        self.open_cases = referrals[:open_cases_limit]
+        horizon = timezone.now() + timezone.timedelta(days=meeting_days)
+        self.meetings = sorted(
+            (m for r in referrals if r.status in (Status.ACCEPTED, Status.ACTIVE) for m in r.meetings.all()
+             if not m.is_recorded and m.scheduled_at and m.scheduled_at <= horizon),
+            key=lambda m: m.scheduled_at)
+
+
+def waiting_longest_by_institution(limit=5):
+    """For the coordinator: per institution on turn, what waits longest (references only, no client data)."""
+    days = due_working_days()
+    groups = {}
+    for referral in referrals_with_open_tasks():
+        step = open_tasks(referral, days=days)[0]
+        name, institution, _phone = _who(step)
+        key = institution.name if institution else ""
+        groups.setdefault(key, []).append(WaitingItem(referral, step.action, step.since, step.due_on))
+    return [(name, sorted(items, key=lambda i: i.since)[:limit], len(items))
+            for name, items in sorted(groups.items(), key=lambda g: min(i.since for i in g[1]))]

@@ -111,6 +111,11 @@ def _on_commit(func, *args, **kwargs):
     transaction.on_commit(lambda: func(*args, **kwargs))
 
 
+def _notify(func, *args):
+    """Write the e-mail to the outbox in this transaction: it exists exactly when the change does."""
+    func(*args)
+
+
 # --- Filing ----------------------------------------------------------------------------------------------
 
 def _client_fields_from(client_data):
@@ -362,7 +367,7 @@ def referral_submit(*, referral, actor, justification=None):
         payload={"warnings": [w.code for w in assessment.warnings], "process": referral.process,
                  "target_group": referral.target_group},
     )
-    _on_commit(notifications.referral_submitted, referral.pk)
+    _notify(notifications.referral_submitted, referral.pk)
     return event
 
 
@@ -377,7 +382,7 @@ def referral_withdraw(*, referral, actor, reason):
         raise ValidationError({"reason": [_("Please say why the referral is withdrawn.")]})
     event = _change_status(referral, actor=actor, to_status=Status.WITHDRAWN, text=reason or "")
     if was_submitted:
-        _on_commit(notifications.referral_withdrawn, referral.pk)
+        _notify(notifications.referral_withdrawn, referral.pk)
     return event
 
 
@@ -394,7 +399,7 @@ def referral_accept(*, referral, actor, case_worker):
     referral.assigned_case_worker = case_worker
     event = _change_status(referral, actor=actor, to_status=Status.ACCEPTED,
                            payload={"case_worker": case_worker.pk})
-    _on_commit(notifications.referral_decided, referral.pk)
+    _notify(notifications.referral_decided, referral.pk)
     return event
 
 
@@ -414,7 +419,7 @@ def referral_reject(*, referral, actor, reason, reason_text=""):
     referral.rejection_reason = reason
     referral.rejection_text = reason_text or ""
     event = _change_status(referral, actor=actor, to_status=Status.REJECTED, reason=reason, text=reason_text or "")
-    _on_commit(notifications.referral_decided, referral.pk)
+    _notify(notifications.referral_decided, referral.pk)
     return event
 
 
@@ -432,7 +437,7 @@ def comment_add(*, referral, actor, text):
     comment = Comment.objects.create(referral=referral, author=actor, text=text.strip())
     _record_event(referral=referral, actor=actor, kind=EventKind.COMMENT, text=comment.text,
                   payload={"comment": comment.pk})
-    _on_commit(notifications.comment_added, referral.pk, actor.pk)
+    _notify(notifications.comment_added, referral.pk, actor.pk)
     return comment
 
 
@@ -459,10 +464,11 @@ def meeting_schedule(*, referral, actor, kind, scheduled_at, location=""):
     meeting = Meeting.objects.filter(referral=referral, kind=kind, recorded_at__isnull=True).first()
     meeting = meeting or Meeting(referral=referral, kind=kind)
     meeting.scheduled_at, meeting.location, meeting.scheduled_by = scheduled_at, location or "", actor
+    meeting.planned_on = None
     meeting.save()
     _record_event(referral=referral, actor=actor, kind=EventKind.MEETING_SCHEDULED, reason=kind,
                   payload={"meeting": meeting.pk, "scheduled_at": scheduled_at.isoformat()})
-    _on_commit(notifications.meeting_scheduled, referral.pk, meeting.pk, actor.pk)
+    _notify(notifications.meeting_scheduled, referral.pk, meeting.pk, actor.pk)
     return meeting
 
 
@@ -512,7 +518,7 @@ def handover_record(*, referral, actor, held_on, case_work_starts_on=None, strat
     event = _change_status(referral, actor=actor, to_status=to_status, payload={"meeting": meeting.pk})
     if all_agreed and first_status_meeting_on:
         _plan_status_meeting(referral, actor, first_status_meeting_on)
-    _on_commit(notifications.referral_status_changed, referral.pk, actor.pk)
+    _notify(notifications.referral_status_changed, referral.pk, actor.pk)
     return event
 
 
@@ -521,7 +527,7 @@ def _plan_status_meeting(referral, actor, on_date):
 
     at = timezone.make_aware(datetime.datetime.combine(on_date, datetime.time(9, 0)))
     meeting = _open_meeting(referral, MeetingKind.STATUS)
-    meeting.scheduled_at, meeting.scheduled_by = at, actor
+    meeting.scheduled_at, meeting.scheduled_by, meeting.planned_on = at, actor, timezone.localdate()
     meeting.save()
     _record_event(referral=referral, actor=actor, kind=EventKind.MEETING_SCHEDULED, reason=MeetingKind.STATUS,
                   payload={"meeting": meeting.pk, "scheduled_at": at.isoformat()})
@@ -550,7 +556,7 @@ def status_meeting_record(*, referral, actor, held_on, progress, next_steps="", 
         referral.closure_outcome, referral.closure_ground, referral.closure_text = outcome, ground, outcome_text or ""
         event = _change_status(referral, actor=actor, to_status=Status.CLOSED, reason=outcome,
                                text=outcome_text or "", payload={"ground": ground, "meeting": meeting.pk})
-        _on_commit(notifications.referral_status_changed, referral.pk, actor.pk)
+        _notify(notifications.referral_status_changed, referral.pk, actor.pk)
     else:
         _plan_status_meeting(referral, actor, next_meeting_on)
     return event
@@ -614,7 +620,7 @@ def cost_approval_request(*, referral, actor, measure, provider, amount_chf, sta
     )
     _record_event(referral=referral, actor=actor, kind=EventKind.COST_APPROVAL, to_status=CostApprovalStatus.REQUESTED,
                   cost_approval=approval, payload={"amount_chf": str(amount_chf), "measure": measure})
-    _on_commit(notifications.cost_approval_requested, approval.pk)
+    _notify(notifications.cost_approval_requested, approval.pk)
     return approval
 
 
@@ -635,7 +641,7 @@ def _decide_cost_approval(cost_approval, actor, to_status, reason=""):
     _record_event(referral=approval.referral, actor=actor, kind=EventKind.COST_APPROVAL,
                   from_status=CostApprovalStatus.REQUESTED, to_status=to_status, text=reason,
                   cost_approval=approval, payload={"amount_chf": str(approval.amount_chf)})
-    _on_commit(notifications.cost_approval_decided, approval.pk)
+    _notify(notifications.cost_approval_decided, approval.pk)
     return approval
 
 
@@ -708,6 +714,25 @@ def document_upload(*, referral, actor, uploaded_file, kind):
     _record_event(referral=referral, actor=actor, kind=EventKind.DOCUMENT, text=document.original_name,
                   payload={"document": document.pk, "kind": kind})
     return document
+
+
+# --- Reminders ---------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def referral_record_reminder(*, referral, action, key, threshold, due_on, recipients, escalation=False, actor=None):
+    """A reminder went out (written by the reminders app): an event in the case timeline.
+
+    Returns the event, or None when this reminder (task key and threshold) was already recorded: the
+    caller sends its mail only for a new event, so a job running twice reminds once.
+    """
+    referral = _lock(referral)
+    if referral.events.filter(kind=EventKind.REMINDER, reason=str(threshold)[:40],
+                              payload__key=key).exists():
+        return None
+    return _record_event(
+        referral=referral, actor=actor, kind=EventKind.REMINDER, reason=str(threshold)[:40],
+        text="", payload={"key": key, "action": action, "due_on": due_on.isoformat(), "escalation": escalation,
+                          "recipients": sorted(u.pk for u in recipients)})
 
 
 def access_log_record(*, user, referral, action):

@@ -26,6 +26,7 @@ urlpatterns = [
     path("<int:pk>/kostengutsprache/<int:approval_pk>/rechnung/", views.record_invoice, name="record_invoice"),
     path("<int:pk>/personalien/", views.change_personal_data, name="change_personal_data"),
     path("<int:pk>/einwilligung-widerrufen/", views.withdraw_consent, name="withdraw_consent"),
+    path("<int:pk>/termine/<int:meeting_pk>.ics", views.meeting_calendar, name="meeting_ics"),
     path("<int:pk>/dokumente/", views.upload_document, name="upload_document"),
     path("<int:pk>/dokumente/<int:document_pk>/", views.document_download, name="document"),
 ]

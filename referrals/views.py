@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,10 +16,10 @@ from institutions.models import Institution, Role
 from institutions.selectors import institutions_for_directory, user_primary_membership, user_roles
 from institutions.validators import has_control_characters
 
-from . import forms, permissions, selectors, services
+from . import calendar, forms, permissions, selectors, services
 from .ahv import ahv_digest
 from .errors import TransitionNotAllowed
-from .models import CostApproval, Document, MeetingKind, Status
+from .models import CostApproval, Document, Meeting, MeetingKind, Status
 from .rules import Situation, assess
 
 # Service errors that name something other than a form field land on the field people fix.
@@ -30,16 +30,19 @@ FIELD_ALIASES = {"consent": "consent_given_on", "client": "first_name"}
 def home(request):
     user = request.user
     roles = user_roles(user)
+    sees_everything = Role.COORDINATOR in roles or Role.ADMIN in roles
+    start = selectors.StartPage(user)
     context = {
         "roles": roles,
-        "inbox": selectors.with_identity_flags(user, selectors.decision_inbox(user)[:20]),
-        "to_sign": list(selectors.cost_approvals_to_sign(user)[:20]),
-        "meetings": list(selectors.upcoming_meetings(user)[:10]),
-        "open_cases": selectors.with_identity_flags(user, selectors.my_open_cases(user)[:50]),
+        # Everything waiting for me, the overdue first (drafts, Rückfragen, decisions, meetings, signatures ...).
+        "waiting": start.waiting,
+        "meetings": start.meetings[:10],
+        "open_cases": selectors.with_identity_flags(user, start.open_cases),
+        "waiting_longest": selectors.waiting_longest_by_institution() if sees_everything else None,
         "is_contact_person": Role.CONTACT_PERSON in roles,
         "is_signatory": Role.SIGNATORY in roles,
         "files_referrals": Role.CASE_WORKER in roles or Role.CONTACT_PERSON in roles,
-        "sees_everything": Role.COORDINATOR in roles or Role.ADMIN in roles,
+        "sees_everything": sees_everything,
         "reads_audit": Role.DATA_PROTECTION in roles,
     }
     services.access_log_record_many(user=user, referrals=[r for r in context["open_cases"] if r.identity_visible],
@@ -534,3 +537,15 @@ def change_personal_data(request, pk):
         form = forms.PersonalDataForm(initial=forms.PersonalDataForm.initial_from(referral.client))
     return render(request, "referrals/personal_data.html", {"referral": referral, "form": form},
                   status=400 if form.errors else 200)
+
+
+@login_required
+def meeting_calendar(request, pk, meeting_pk):
+    """The meeting as an .ics file, for Outlook (the place people actually look)."""
+    referral = _visible_or_404(request.user, pk)
+    if not permissions.can_see_client_identity(request.user, referral):
+        raise Http404
+    meeting = get_object_or_404(Meeting, pk=meeting_pk, referral=referral, scheduled_at__isnull=False)
+    response = HttpResponse(calendar.meeting_ics(meeting, with_location=True), content_type="text/calendar")
+    response["Content-Disposition"] = f'attachment; filename="{referral.reference}-{meeting.pk}.ics"'
+    return response

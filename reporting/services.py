@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from institutions.tasks import enqueue_email
+from outbox.services import message_enqueue
 
 from . import exports, kpi, selectors
 from .models import ReportSnapshot, SnapshotStatus, SnapshotTrigger
@@ -146,4 +146,4 @@ def _announce(snapshot):
                        "try again.") % {"month": month}]
         lines += [_("Open the report: %(link)s") % {"link": link},
                   _("The report contains figures only, no client data. Please do not reply to this e-mail.")]
-        enqueue_email(subject=subject, body="\n\n".join(lines), recipients=recipients)
+        message_enqueue(subject=subject, body="\n\n".join(lines), recipients=recipients)

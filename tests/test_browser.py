@@ -83,7 +83,7 @@ def test_referral_walks_from_filing_to_closure(log_in, directory, referrer, cont
     # The IV contact person finds it on the start page and accepts it with a case worker.
     iv = log_in(contact_person)
     page = iv.page
-    inbox_link = page.locator(f"[data-testid=inbox] a[href$='{case}']")
+    inbox_link = page.locator(f"[data-testid=waiting] a[href*='{case}']")
     expect(inbox_link).to_be_visible()
     shot(page, "contact-person-start-inbox")
     with page.expect_navigation():
@@ -145,7 +145,7 @@ def test_referral_walks_from_filing_to_closure(log_in, directory, referrer, cont
     # The signatory of the social services finds it on the start page and signs it.
     sign = log_in(signatory)
     page = sign.page
-    to_sign = page.locator(f"[data-testid=to-sign] a[href*='{case}']")
+    to_sign = page.locator(f"[data-testid=waiting] a[href*='{case}']")
     expect(to_sign).to_be_visible()
     shot(page, "signatory-start-to-sign")
     with page.expect_navigation():

@@ -205,11 +205,14 @@ def test_beat_runs_the_monthly_report_on_the_first():
     assert isinstance(schedule, crontab) and schedule.day_of_month == {1}
 
 
-def test_beat_task_builds_last_months_report_and_mails_the_coordinators(small, fast_pdf):
+def test_beat_task_builds_last_months_report_and_mails_the_coordinators(small, fast_pdf,
+                                                                       django_capture_on_commit_callbacks):
     submit(small, at_zurich(2022, 10, 31, 23, 30), 1)  # October
     submit(small, at_zurich(2022, 11, 30, 23, 30), 2)  # November, late on the last day
     submit(small, at_zurich(2022, 12, 1, 0, 30), 3)  # December
-    with time_machine.travel(at_zurich(2022, 12, 1, 6, 0), tick=False):
+    # The mail is written to the outbox with the snapshot and sent once that commits (issue 13).
+    with time_machine.travel(at_zurich(2022, 12, 1, 6, 0), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
         pk = monthly_snapshot_task.delay().get()
     snapshot = ReportSnapshot.objects.get(pk=pk)
     assert snapshot.trigger == SnapshotTrigger.SCHEDULED and snapshot.requested_by is None
@@ -224,7 +227,8 @@ def test_beat_task_builds_last_months_report_and_mails_the_coordinators(small, f
     assert link in message.body
     assert "Klientenname" not in message.body
     # Beat firing twice (or a redelivered task) neither builds nor mails again.
-    with time_machine.travel(at_zurich(2022, 12, 1, 6, 5), tick=False):
+    with time_machine.travel(at_zurich(2022, 12, 1, 6, 5), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
         assert monthly_snapshot_task.delay().get() == pk
     assert ReportSnapshot.objects.count() == 1 and len(mail.outbox) == 1
 

@@ -704,12 +704,13 @@ def _active_referrals_with_cost_approvals(make_referral, directory, receiving_wo
 
 
 # Pinned: a change that adds a query per referral makes these fail for n=5 but not n=1.
-# session, user, memberships (cached for the request), then one query per list the persona's roles fill:
-# meetings and open cases for everyone, the inbox for contact persons, cost approvals to sign for signatories;
+# session, user, memberships (cached for the request), then (issue 13) one load of my open referrals with
+# what next_step needs - meetings, cost approvals, comments, reminder events -, the reminder settings, and
+# the rejections/withdrawals not yet read. "Wartet auf Sie", the meetings and the open cases come from it.
 # plus one INSERT of the audit records for the client names shown (issue 9).
-HOME_QUERIES_REFERRER = 6
-HOME_QUERIES_CONTACT_PERSON = 7
-HOME_QUERIES_SIGNATORY = 7
+HOME_QUERIES_REFERRER = 11
+HOME_QUERIES_CONTACT_PERSON = 11
+HOME_QUERIES_SIGNATORY = 11
 # session, user, memberships, the referrals, one INSERT of the audit records.
 LIST_QUERIES = 5
 
@@ -737,8 +738,8 @@ def test_start_page_queries_do_not_grow_for_the_contact_persons_inbox(
         response = client.get("/")
 
     assert response.status_code == 200
-    assert len(response.context["inbox"]) == n
-    assert 'id="inbox"' in response.content.decode()
+    assert len([i for i in response.context["waiting"] if i.action == "decide"]) == n
+    assert 'data-action="decide"' in response.content.decode()
 
 
 @pytest.mark.parametrize("n", [1, 5])
@@ -751,7 +752,7 @@ def test_start_page_queries_do_not_grow_for_signatories_and_meetings(
         response = client.get("/")
 
     assert response.status_code == 200
-    assert len(response.context["to_sign"]) == n
+    assert len([i for i in response.context["waiting"] if i.action == "sign_cost_approval"]) == n
     assert len(response.context["meetings"]) == n
 
 
@@ -818,8 +819,8 @@ def test_invoice_recorded_by_the_leading_institution(client, cost_approval, sign
 
 # session, user, memberships, referral, access log insert, meetings, cost approvals, 2 x (institution +
 # municipalities + contact persons) for the two party cards, the client's municipality, comments,
-# documents, timeline.
-DETAIL_QUERIES = 17
+# documents, timeline, the reminder settings (due dates of the next step, issue 13).
+DETAIL_QUERIES = 18
 
 
 @pytest.mark.parametrize("n", [1, 5])

@@ -273,9 +273,22 @@ class FindingSerializer(serializers.Serializer):
     field = serializers.CharField(read_only=True)
 
 
+class NextStepWhoSerializer(serializers.Serializer):
+    """The party on turn: one person (type "user"), or the holders of a role at an institution."""
+
+    type = serializers.ChoiceField(choices=["user", "institution", "none"], read_only=True)
+    id = serializers.IntegerField(read_only=True, allow_null=True)
+    name = serializers.CharField(read_only=True)
+    role = serializers.CharField(read_only=True, help_text="contact_person or signatory for an institution")
+    institution = NullableRef(InstitutionRefSerializer)
+
+
 class NextStepSerializer(serializers.Serializer):
     text = serializers.CharField(read_only=True)
     my_turn = serializers.BooleanField(read_only=True)
+    action = serializers.CharField(read_only=True, help_text="what must be done, e.g. decide, sign_cost_approval")
+    who = NextStepWhoSerializer(read_only=True)
+    due_on = serializers.DateField(read_only=True, allow_null=True, help_text="in Lucerne working days")
 
 
 class EventSerializer(serializers.Serializer):
@@ -415,7 +428,17 @@ class ReferralDetailSerializer(ReferralSerializer):
     @extend_schema_field(NextStepSerializer)
     def get_next_step(self, referral):
         step = self.context["next_step"]
-        return {"text": str(step.text), "my_turn": step.my_turn}
+        task = step.task
+        who = {"type": "none", "id": None, "name": "", "role": "", "institution": None}
+        if task is not None and task.user is not None:
+            who = {"type": "user", "id": task.user.pk, "name": user_name(task.user), "role": "",
+                   "institution": step.who_institution}
+        elif task is not None and task.institution is not None:
+            who = {"type": "institution", "id": task.institution.pk, "name": task.institution.name,
+                   "role": task.role, "institution": task.institution}
+        return {"text": str(step.text), "my_turn": step.my_turn, "action": step.action,
+                "who": NextStepWhoSerializer(who).data,
+                "due_on": step.due_on.isoformat() if step.due_on else None}
 
     @extend_schema_field(EventSerializer(many=True))
     def get_events(self, referral):
