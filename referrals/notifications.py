@@ -131,3 +131,16 @@ def cost_approval_decided(cost_approval_id):
               % {"ref": approval.referral.reference, "status": approval.get_status_display()},
               [_("The cost approval for “%(measure)s” was decided: %(status)s.")
                % {"measure": approval.measure, "status": approval.get_status_display()}], approval.referral)
+
+
+def invoice_forwarded(invoice_id):
+    from .models import Invoice
+
+    with translation.override(settings.LANGUAGE_CODE):
+        invoice = Invoice.objects.select_related("referral", "financing_institution").get(pk=invoice_id)
+        signatories = institution_members_with_role(invoice.financing_institution, Role.SIGNATORY)
+        _send(_addresses(signatories), _("OPTIMA referral %(ref)s: invoice forwarded to you")
+              % {"ref": invoice.referral.reference},
+              [_("The leading institution has forwarded a provider invoice over CHF %(amount)s. Please confirm "
+                 "that it has arrived.") % {"amount": chf(invoice.amount_chf).removeprefix("CHF ")}],
+              invoice.referral)

@@ -23,6 +23,12 @@ urlpatterns = [
     path("<int:pk>/kostengutsprache/<int:approval_pk>/ablehnen/", views.refuse_cost_approval,
          name="refuse_cost_approval"),
     path("<int:pk>/kostengutsprache/<int:approval_pk>/rechnung/", views.record_invoice, name="record_invoice"),
+    path("<int:pk>/massnahmen/", views.plan_measure, name="plan_measure"),
+    path("<int:pk>/massnahmen/<int:object_pk>/starten/", views.start_measure, name="start_measure"),
+    path("<int:pk>/rechnungen/", views.record_new_invoice, name="record_new_invoice"),
+    path("<int:pk>/rechnungen/<int:object_pk>/weiterleiten/", views.forward_invoice, name="forward_invoice"),
+    path("<int:pk>/rechnungen/<int:object_pk>/erhalten/", views.confirm_invoice, name="confirm_invoice"),
+    path("<int:pk>/rechnungen/<int:object_pk>/datei/", views.invoice_download, name="invoice_file"),
     path("<int:pk>/dokumente/", views.upload_document, name="upload_document"),
     path("<int:pk>/dokumente/<int:document_pk>/", views.document_download, name="document"),
 ]
