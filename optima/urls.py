@@ -13,6 +13,7 @@ urlpatterns = [
     path("verzeichnis/", institution_views.directory, name="directory"),
     path("faelle/", include("referrals.urls")),
     path("kennzahlen/", include("reporting.urls")),
+    path("fallpauschalen/", include("billing.urls")),
     path("api/v1/reports/", include("reporting.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("referrals.api.urls")),

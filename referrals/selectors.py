@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -134,6 +134,23 @@ def case_money(referral):
 def measures_of(referral):
     """The case's measures with their approvals and invoices, for the case page and the API."""
     return referral.measures.prefetch_related("cost_approvals", "invoices").select_related("started_by")
+
+
+def cases_active_between(first_day, last_day):
+    """Cases active (handover agreed -> closure) on at least one day of [first_day, last_day], for billing.
+
+    Each referral carries `active_from` (the day of the agreed handover meeting) and `active_until` (the day of
+    the closing meeting, None while active). Institutions are loaded; the client is not (no client data).
+    """
+    return (Referral.objects.filter(status__in=[Status.ACTIVE, Status.CLOSED])
+            .select_related("referring_institution", "receiving_institution")
+            .annotate(active_from=Min("meetings__held_on", filter=Q(meetings__kind=MeetingKind.HANDOVER,
+                                                                    meetings__all_agreed=True)),
+                      active_until=Max("meetings__held_on", filter=Q(meetings__kind=MeetingKind.STATUS,
+                                                                     meetings__decision="close")))
+            .filter(active_from__isnull=False, active_from__lte=last_day)
+            .filter(Q(active_until__isnull=True) | Q(active_until__gte=first_day))
+            .order_by("reference"))
 
 
 def upcoming_meetings(user, days=30):

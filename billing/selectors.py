@@ -1,0 +1,111 @@
+"""Reads of the billing app, scoped to the user. Cases are read through referrals' selectors only."""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from institutions.models import Role
+from institutions.selectors import user_has_role, user_institution_ids, user_sees_everything
+from referrals import selectors as referral_selectors
+
+from .fees import Config, fee_for_month, first_of_month, is_billable_month, months_between
+from .models import FeeModel, FeeModelRule, FeeRate, FeeStatement
+
+
+def visible_statements(user):
+    """Statements between the user's institution and another; coordinator and administrators see all.
+
+    Statements carry no client data: references, months, rates and amounts only."""
+    queryset = FeeStatement.objects.select_related("billing_institution", "billed_institution", "corrects")
+    if user_sees_everything(user):
+        return queryset
+    ids = user_institution_ids(user)
+    return queryset.filter(Q(billing_institution_id__in=ids) | Q(billed_institution_id__in=ids))
+
+
+def statement_for_user(user, pk):
+    return visible_statements(user).filter(pk=pk).first()
+
+
+def can_configure_fees(user):
+    return user_has_role(user, Role.ADMIN)
+
+
+def can_build_statements(user):
+    return user_has_role(user, Role.ADMIN) or user_has_role(user, Role.COORDINATOR)
+
+
+def can_see_model_c(user):
+    return user_has_role(user, Role.COORDINATOR) or user_has_role(user, Role.ADMIN)
+
+
+def fee_configuration():
+    return {"rules": list(FeeModelRule.objects.order_by("referrer_kind", "leader_kind", "valid_from")),
+            "rates": list(FeeRate.objects.order_by("leader_kind", "valid_from"))}
+
+
+
+def case_fee_sentence(referral, today=None):
+    """One sentence for the case page: whether and what the case costs, from acceptance on; else None."""
+    if referral.status not in ("accepted", "active", "closed") or referral.receiving_institution is None:
+        return None
+    month = first_of_month(today or timezone.localdate())
+    fee = fee_for_month(Config.load(), referral, month)
+    leader, referrer = referral.receiving_institution.name, referral.referring_institution.name
+    if fee.rate is None:
+        return _("This case costs no case fee (%(model)s): %(why)s.") % {
+            "model": _("model %(model)s") % {"model": fee.model}, "why": fee.why_not}
+    return _("This case costs %(referrer)s a case fee of CHF %(rate)s per month (model A), billed by %(leader)s "
+             "for each calendar month in which the case is active on at least one day – from the agreed handover "
+             "meeting to the closing meeting.") % {
+        "referrer": referrer, "leader": leader, "rate": f"{fee.rate:,.2f}".replace(",", "'")}
+
+
+@dataclass
+class BalanceRow:
+    """Model C: one pair of institutions in one year."""
+
+    first: object
+    second: object
+    given: int = 0  # cases first handed to second
+    taken: int = 0  # cases first took over from second
+    fees_first_bills: Decimal = Decimal("0.00")  # what first would bill second under model A
+    fees_second_bills: Decimal = Decimal("0.00")
+
+    @property
+    def balance(self):
+        """Positive: the first institution would receive this much net under model A."""
+        return self.fees_first_bills - self.fees_second_bills
+
+
+def model_c_balance(year):
+    """Per pair of institutions and year: cases given vs taken and the fees model A would produce.
+
+    Every case active in the year counts once for its pair; fees follow model A's conditions and the rates valid
+    in each month, whatever model is configured today - so the steering group sees whether switching pays."""
+    first_day, last_day = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    config = Config.load()
+    rows = {}
+    for referral in referral_selectors.cases_active_between(first_day, last_day):
+        referrer, leader = referral.referring_institution, referral.receiving_institution
+        first, second = sorted([referrer, leader], key=lambda i: (i.name, i.pk))
+        row = rows.setdefault((first.pk, second.pk), BalanceRow(first, second))
+        fees = Decimal("0.00")
+        until = min(referral.active_until or last_day, last_day)
+        for month in months_between(max(referral.active_from, first_day), until):
+            if is_billable_month(month, referral.active_from, referral.active_until):
+                rate = fee_for_month(config, referral, month, assume_model_a=True).rate
+                fees += rate or Decimal("0.00")
+        if referrer.pk == first.pk:
+            row.given += 1
+            row.fees_second_bills += fees
+        else:
+            row.taken += 1
+            row.fees_first_bills += fees
+    return sorted(rows.values(), key=lambda r: (r.first.name, r.second.name))
+
+
