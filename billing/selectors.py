@@ -69,6 +69,7 @@ def case_fee_sentence(referral, today=None):
 class BalanceRow:
     """Model C: one pair of institutions in one year."""
 
+    year: int
     first: object
     second: object
     given: int = 0  # cases first handed to second
@@ -82,30 +83,44 @@ class BalanceRow:
         return self.fees_first_bills - self.fees_second_bills
 
 
-def model_c_balance(year):
-    """Per pair of institutions and year: cases given vs taken and the fees model A would produce.
+def model_c_balance(years=None):
+    """Model C: per year and pair of institutions, cases given vs taken and the fees model A would produce.
 
-    Every case active in the year counts once for its pair; fees follow model A's conditions and the rates valid
-    in each month, whatever model is configured today - so the steering group sees whether switching pays."""
-    first_day, last_day = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    Every case active in a year counts once in that year for its pair; fees follow model A's conditions and the
+    rates valid in each month, whatever model is configured - so the steering group sees whether the balance
+    tilts enough to switch from B to A. One query for the cases, two for the configuration."""
+    today = timezone.localdate()
+    if years is None:
+        first_year, last_year = 2000, today.year
+    else:
+        years = sorted(years)
+        first_year, last_year = years[0], years[-1]
     config = Config.load()
     rows = {}
-    for referral in referral_selectors.cases_active_between(first_day, last_day):
+    cases = referral_selectors.cases_active_between(datetime.date(first_year, 1, 1), datetime.date(last_year, 12, 31))
+    for referral in cases:
         referrer, leader = referral.referring_institution, referral.receiving_institution
         first, second = sorted([referrer, leader], key=lambda i: (i.name, i.pk))
-        row = rows.setdefault((first.pk, second.pk), BalanceRow(first, second))
-        fees = Decimal("0.00")
-        until = min(referral.active_until or last_day, last_day)
-        for month in months_between(max(referral.active_from, first_day), until):
-            if is_billable_month(month, referral.active_from, referral.active_until):
-                rate = fee_for_month(config, referral, month, assume_model_a=True).rate
-                fees += rate or Decimal("0.00")
-        if referrer.pk == first.pk:
-            row.given += 1
-            row.fees_second_bills += fees
-        else:
-            row.taken += 1
-            row.fees_first_bills += fees
-    return sorted(rows.values(), key=lambda r: (r.first.name, r.second.name))
+        until = referral.active_until or max(today, referral.active_from)
+        for year in range(max(referral.active_from.year, first_year), min(until.year, last_year) + 1):
+            if years is not None and year not in years:
+                continue
+            row = rows.setdefault((year, first.pk, second.pk), BalanceRow(year, first, second))
+            fees = Decimal("0.00")
+            start = max(referral.active_from, datetime.date(year, 1, 1))
+            for month in months_between(start, min(until, datetime.date(year, 12, 31))):
+                if is_billable_month(month, referral.active_from, referral.active_until):
+                    fees += fee_for_month(config, referral, month, assume_model_a=True).rate or Decimal("0.00")
+            if referrer.pk == first.pk:
+                row.given += 1
+                row.fees_second_bills += fees
+            else:
+                row.taken += 1
+                row.fees_first_bills += fees
+    return ModelC(sorted(rows.values(), key=lambda r: (r.year, r.first.name, r.second.name)), bool(config.rates))
 
 
+@dataclass
+class ModelC:
+    rows: list
+    rates_configured: bool

@@ -816,8 +816,8 @@ def test_invoice_recorded_by_the_leading_institution(client, cost_approval, sign
 
 # session, user, memberships, referral, access log insert, meetings, cost approvals, 2 x (institution +
 # municipalities + contact persons) for the two party cards, the client's municipality, comments,
-# documents, timeline.
-DETAIL_QUERIES = 17
+# documents, timeline; measures, invoices and the case fee's configuration (2) (issue 11).
+DETAIL_QUERIES = 21
 
 
 @pytest.mark.parametrize("n", [1, 5])
