@@ -250,18 +250,23 @@ class CostApprovalForm(forms.Form):
         label=_("Why this institution pays"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Only needed if not the referrer pays."))
 
-    def __init__(self, *args, referral=None, with_measures=None, **kwargs):
+    def __init__(self, *args, referral=None, planned_measures=None, **kwargs):
         super().__init__(*args, **kwargs)
         if referral is not None:
-            ids = [i for i in (referral.referring_institution_id, referral.receiving_institution_id) if i]
-            self.fields["financing_institution"].queryset = Institution.objects.filter(pk__in=ids)
-            self.fields["financing_institution"].initial = referral.referring_institution_id
-        planned = referral.measures.filter(status="planned") if referral is not None else None
-        if planned is not None and (planned.exists() if with_measures is None else with_measures):
-            self.fields["covered_measure"] = forms.ModelChoiceField(
-                label=_("For the planned measure"), required=False, queryset=planned,
+            parties = [i for i in (referral.referring_institution, referral.receiving_institution) if i is not None]
+            field = self.fields["financing_institution"]
+            field.queryset = Institution.objects.filter(pk__in=[i.pk for i in parties])
+            field.choices = [(i.pk, i.name) for i in parties]  # rendered from the loaded rows, no query
+            field.initial = referral.referring_institution_id
+            if planned_measures is None:
+                planned_measures = list(referral.measures.filter(status="planned"))
+        if planned_measures:
+            measure_field = forms.ModelChoiceField(
+                label=_("For the planned measure"), required=False, queryset=referral.measures.filter(status="planned"),
                 empty_label=_("– a new measure, as described above –"),
                 help_text=_("If the approval is for a measure already planned, choose it."))
+            measure_field.choices = [("", measure_field.empty_label), *((m.pk, m.title) for m in planned_measures)]
+            self.fields["covered_measure"] = measure_field
 
 
 def _amount_field(label):

@@ -310,7 +310,7 @@ def _detail_context(request, referral, bound_forms):
         "handover_form": form("handover", forms.HandoverForm, initial={"held_on": timezone.localdate()}),
         "status_form": form("status_meeting", forms.StatusMeetingForm, initial={"held_on": timezone.localdate()}),
         "cost_form": form("cost_approval", forms.CostApprovalForm, referral=referral,
-                          with_measures=any(m.status == MeasureStatus.PLANNED for m in measures)),
+                          planned_measures=[m for m in measures if m.status == MeasureStatus.PLANNED]),
         "measure_form": form("measure", forms.MeasureForm),
         "new_invoice_form": form("new_invoice", forms.NewInvoiceForm, referral=referral),
         "refuse_form": form("refuse", forms.RefuseCostApprovalForm),
