@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/reports/", include("reporting.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("referrals.api.urls")),
+    path("api/v1/", include("billing.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
          name="api-docs"),

@@ -510,6 +510,7 @@ def cost_approval_request(*, referral, actor, measure="", provider="", amount_ch
     if referral.status not in CASE_STATUSES:
         raise TransitionNotAllowed(referral.status, referral.status)
     if covered_measure is not None:
+        covered_measure = Measure.objects.select_for_update().get(pk=covered_measure.pk)  # its current values
         if covered_measure.referral_id != referral.pk:
             raise ValidationError({"covered_measure": [_("Choose a measure of this case.")]})
         measure = measure or covered_measure.title
