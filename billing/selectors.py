@@ -13,7 +13,7 @@ from institutions.selectors import user_has_role, user_institution_ids, user_see
 from referrals import selectors as referral_selectors
 
 from .fees import Config, fee_for_month, first_of_month, is_billable_month, months_between
-from .models import FeeModel, FeeModelRule, FeeRate, FeeStatement
+from .models import FeeModelRule, FeeRate, FeeStatement
 
 
 def visible_statements(user):

@@ -747,7 +747,8 @@ def invoice_forward(*, invoice, actor):
         _deny(_("The leading institution forwards invoices."))
     invoice = _lock_invoice(invoice)
     if invoice.status != InvoiceStatus.RECORDED:
-        raise TransitionNotAllowed(invoice.status, InvoiceStatus.FORWARDED, _("This invoice has already been forwarded."))
+        raise TransitionNotAllowed(invoice.status, InvoiceStatus.FORWARDED,
+                                   _("This invoice has already been forwarded."))
     invoice.status, invoice.forwarded_by, invoice.forwarded_at = InvoiceStatus.FORWARDED, actor, timezone.now()
     invoice.save()
     _record_event(referral=referral, actor=actor, kind=EventKind.INVOICE, from_status=InvoiceStatus.RECORDED,

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from test_billing_statements import d, run_case
+from test_reporting_pilot_data import build_pilot, make_user, pilot_directory
 
 from billing import selectors, services
 from referrals import selectors as referral_selectors
-from test_billing_statements import d, run_case
-from test_reporting_pilot_data import build_pilot, make_user, pilot_directory
 
 
 @pytest.fixture

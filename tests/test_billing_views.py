@@ -13,12 +13,11 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from test_billing_statements import d, run_case
 
 from billing import selectors as billing_selectors
 from billing import services as billing
 from billing.models import FeeRate, FeeStatement
-from test_billing_statements import d, run_case
-
 from referrals.models import Status
 
 

@@ -14,10 +14,10 @@ from referrals.models import (
     ClosureOutcome,
     ConsentForm,
     CostApprovalStatus,
-    Measure,
     DocumentKind,
     EventKind,
     Language,
+    Measure,
     MeetingDecision,
     Process,
     RejectionReason,
@@ -560,7 +560,7 @@ class CostApprovalSerializer(serializers.Serializer):
         help_text=_("Another party institution that pays (where the client is entitled to benefits); "
                     "default: the referrer."))
     financing_reason = StrictCharField(required=False, allow_blank=True, default="",
-                                       help_text=_("Why not the referrer pays; required with financing_institution_id."))
+                                       help_text=_("Why not the referrer pays; needed with financing_institution_id."))
     measure_id = MeasureField(source="covered_measure", required=False, allow_null=True, default=None,
                               help_text=_("The planned measure this approval is for; without one, a measure is "
                                           "created from the request."))
