@@ -311,8 +311,8 @@ def _detail_context(request, referral, bound_forms):
         "status_form": form("status_meeting", forms.StatusMeetingForm, initial={"held_on": timezone.localdate()}),
         "cost_form": form("cost_approval", forms.CostApprovalForm, referral=referral,
                           planned_measures=[m for m in measures if m.status == MeasureStatus.PLANNED]),
-        "measure_form": form("measure", forms.MeasureForm),
-        "new_invoice_form": form("new_invoice", forms.NewInvoiceForm, referral=referral),
+        "measure_form": form("measure", forms.MeasureForm, prefix="measure"),
+        "new_invoice_form": form("new_invoice", forms.NewInvoiceForm, referral=referral, prefix="invoice"),
         "refuse_form": form("refuse", forms.RefuseCostApprovalForm),
         "invoice_form": form("invoice", forms.InvoiceForm),
         "document_form": form("document", forms.DocumentForm),
@@ -409,6 +409,7 @@ plan_measure = _action_view(
     "measure", forms.MeasureForm,
     lambda referral, actor, data: services.measure_create(referral=referral, actor=actor, **data),
     gettext_lazy("Measure planned. Request a cost approval for it: it can start only once that is signed."),
+    form_kwargs=lambda referral: {"prefix": "measure"},
 )
 record_new_invoice = _action_view(
     "new_invoice", forms.NewInvoiceForm,
@@ -417,7 +418,7 @@ record_new_invoice = _action_view(
         amount_chf=data["amount_chf"], uploaded_file=data.get("file"),
         over_budget_reason=data["over_budget_reason"]),
     gettext_lazy("Invoice recorded. Forward it to the financing institution next."),
-    form_kwargs=lambda referral: {"referral": referral},
+    form_kwargs=lambda referral: {"referral": referral, "prefix": "invoice"},
 )
 upload_document = _action_view(
     "document", forms.DocumentForm,

@@ -132,8 +132,8 @@ def test_recording_an_invoice_on_the_page_keeps_the_input_on_error(client, measu
                                                                    english_pages):
     client.force_login(receiving_worker)
     response = client.post(reverse("referrals:record_new_invoice", args=[measure.referral_id]), {
-        "measure": measure.pk, "number": "R-99", "invoice_date": (START - datetime.timedelta(days=3)).isoformat(),
-        "amount_chf": "100.00"})
+        "invoice-measure": measure.pk, "invoice-number": "R-99",
+        "invoice-invoice_date": (START - datetime.timedelta(days=3)).isoformat(), "invoice-amount_chf": "100.00"})
     assert response.status_code == 400
     content = response.content.decode()
     assert "before the measure started" in content and 'value="R-99"' in content

@@ -172,8 +172,8 @@ def test_on_the_case_page_starting_without_approval_says_why_and_what_to_do(clie
 def test_planning_a_measure_on_the_page_keeps_the_input_on_error(client, active, receiving_worker, english_pages):
     client.force_login(receiving_worker)
     response = client.post(reverse("referrals:plan_measure", args=[active.pk]), {
-        "title": "Job coaching", "provider": "Coaching AG", "amount_chf": "0", "starts_on": TODAY.isoformat(),
-        "ends_on": TODAY.isoformat()})
+        "measure-title": "Job coaching", "measure-provider": "Coaching AG", "measure-amount_chf": "0",
+        "measure-starts_on": TODAY.isoformat(), "measure-ends_on": TODAY.isoformat()})
 
     assert response.status_code == 400
     content = response.content.decode()
