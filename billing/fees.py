@@ -111,10 +111,12 @@ def fee_for_month(config, referral, month, *, assume_model_a=False):
     leader, referrer = referral.receiving_institution, referral.referring_institution
     model = FeeModel.A if assume_model_a else config.model(referrer.kind, leader.kind, month)
     if model != FeeModel.A:
-        return MonthFee(model, None, str(_("model B: each institution carries its own costs")))
+        return MonthFee(model, None, str(_("between these institutions model B applies – each carries its own "
+                                           "costs")))
     if not model_a_condition_met(referral):
-        return MonthFee(model, None, str(MODEL_A_CONDITIONS[InstitutionKind(leader.kind)][1]))
+        return MonthFee(model, None, str(_("model A applies, but %(condition)s")
+                                         % {"condition": MODEL_A_CONDITIONS[InstitutionKind(leader.kind)][1]}))
     rate = config.rate(leader.kind, month)
     if rate is None:
-        return MonthFee(model, None, str(_("no rate is configured for this month")))
+        return MonthFee(model, None, str(_("model A applies, but no monthly rate is configured for this month")))
     return MonthFee(model, rate)

@@ -57,8 +57,7 @@ def case_fee_sentence(referral, today=None):
     fee = fee_for_month(Config.load(), referral, month)
     leader, referrer = referral.receiving_institution.name, referral.referring_institution.name
     if fee.rate is None:
-        return _("This case costs no case fee (%(model)s): %(why)s.") % {
-            "model": _("model %(model)s") % {"model": fee.model}, "why": fee.why_not}
+        return _("This case costs no case fee: %(why)s.") % {"why": fee.why_not}
     return _("This case costs %(referrer)s a case fee of CHF %(rate)s per month (model A), billed by %(leader)s "
              "for each calendar month in which the case is active on at least one day – from the agreed handover "
              "meeting to the closing meeting.") % {
