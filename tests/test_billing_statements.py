@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from billing import services as billing
-from billing.models import FeeStatement
+from billing.models import FeeRate, FeeStatement
 from billing.tasks import first_working_day, monthly_fee_statements_task
 from referrals import services
 from referrals.models import MeetingDecision, Status
@@ -189,3 +189,12 @@ def test_beat_task_builds_last_month_only_on_the_first_working_day(three_cases, 
     first = first_working_day(datetime.date(YEAR, 7, 1))
     assert monthly_fee_statements_task(today=first.isoformat()) == 1
     assert FeeStatement.objects.get().month == d(6, 1)
+
+
+def test_load_fee_defaults_loads_the_concept_rates_once(administrator, capsys):
+    call_command("load_fee_defaults")
+    call_command("load_fee_defaults")
+    assert sorted(FeeRate.objects.values_list("leader_kind", "monthly_rate_chf", "valid_until")) == [
+        ("iv", Decimal("227.00"), datetime.date(2024, 12, 31)), ("iv", Decimal("300.00"), None),
+        ("rav", Decimal("125.00"), None), ("social", Decimal("125.00"), None)]
+    assert "nothing loaded" in capsys.readouterr().out
