@@ -19,6 +19,7 @@ setup: $(VENV)/.installed
 ## Command 1: set up and run the app with demo data on http://127.0.0.1:8000
 run: setup
 	$(PY) manage.py load_demo
+	$(PY) manage.py load_fee_defaults
 	@echo ""
 	@echo "OPTIMA runs on http://$(HOST)/  (stop with Ctrl+C)"
 	$(PY) manage.py runserver $(HOST)

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "institutions",
     "referrals",
     "reporting",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -356,4 +357,14 @@ CELERY_BEAT_SCHEDULE["outbox-send-due"] = {  # pending mails the broker lost or 
 CELERY_BEAT_SCHEDULE["daily-reminders"] = {  # reminders on Lucerne working days, 07:00 Zurich
     "task": "reminders.tasks.send_reminders_task",
     "schedule": crontab(minute=0, hour=7),
+}
+
+# --- Case fees (issue 11) ---
+# A case is billed for each calendar month in which it was active (handover agreed -> closure) on at least this
+# many days; 1 is the rule the concept implies. Raise it only if the institutions agree on another minimum.
+BILLING_MIN_ACTIVE_DAYS = env.int("BILLING_MIN_ACTIVE_DAYS", default=1)
+# Every morning at 06:15; the task builds last month's statements only on the first Lucerne working day.
+CELERY_BEAT_SCHEDULE["monthly-fee-statements"] = {
+    "task": "billing.tasks.monthly_fee_statements_task",
+    "schedule": crontab(minute=15, hour=6),
 }

@@ -243,6 +243,60 @@ class CostApprovalForm(forms.Form):
     starts_on = forms.DateField(label=_("From"), widget=DateInput)
     ends_on = forms.DateField(label=_("Until"), widget=DateInput)
     justification = forms.CharField(label=_("Justification"), widget=forms.Textarea(attrs={"rows": 3}))
+    financing_institution = InstitutionChoiceField(
+        label=_("Who pays (financing institution)"), queryset=Institution.objects.none(), required=False,
+        empty_label=None,
+        help_text=_("The institution where the client is entitled to benefits – normally the referrer. Choose the "
+                    "other one only with a reason, e.g. the IV pays an IV measure."))
+    financing_reason = forms.CharField(
+        label=_("Why this institution pays"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Only needed if not the referrer pays."))
+
+    def __init__(self, *args, referral=None, planned_measures=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if referral is not None:
+            parties = [i for i in (referral.referring_institution, referral.receiving_institution) if i is not None]
+            field = self.fields["financing_institution"]
+            field.queryset = Institution.objects.filter(pk__in=[i.pk for i in parties])
+            field.choices = [(i.pk, i.name) for i in parties]  # rendered from the loaded rows, no query
+            field.initial = referral.referring_institution_id
+            if planned_measures is None:
+                planned_measures = list(referral.measures.filter(status="planned"))
+        if planned_measures:
+            measure_field = forms.ModelChoiceField(
+                label=_("For the planned measure"), required=False, queryset=referral.measures.filter(status="planned"),
+                empty_label=_("– a new measure, as described above –"),
+                help_text=_("If the approval is for a measure already planned, choose it."))
+            measure_field.choices = [("", measure_field.empty_label), *((m.pk, m.title) for m in planned_measures)]
+            self.fields["covered_measure"] = measure_field
+
+
+def _amount_field(label):
+    return forms.DecimalField(label=label, max_digits=10, decimal_places=2, localize=False,
+                              widget=forms.NumberInput(attrs={"step": "0.05"}),
+                              help_text=_("In CHF, greater than 0 and at most 1'000'000.00, e.g. 1800.00"))
+
+
+class MeasureForm(forms.Form):
+    title = forms.CharField(label=_("Measure"), max_length=200, help_text=_("e.g. job coaching, work trial"))
+    provider = forms.CharField(label=_("Provider"), max_length=200)
+    amount_chf = _amount_field(_("Amount in CHF"))
+    starts_on = forms.DateField(label=_("From"), widget=DateInput, input_formats=["%Y-%m-%d", "%d.%m.%Y"])
+    ends_on = forms.DateField(label=_("Until"), widget=DateInput, input_formats=["%Y-%m-%d", "%d.%m.%Y"])
+
+
+class NewInvoiceForm(forms.Form):
+    measure = forms.ModelChoiceField(label=_("For the measure"), queryset=None)
+    number = forms.CharField(label=_("Invoice number"), max_length=60)
+    invoice_date = forms.DateField(label=_("Invoice date"), widget=DateInput, input_formats=["%Y-%m-%d", "%d.%m.%Y"])
+    amount_chf = _amount_field(_("Invoiced amount in CHF"))
+    file = forms.FileField(label=_("The invoice as a file (optional)"), required=False)
+    over_budget_reason = forms.CharField(
+        label=_("Why more than approved (only if so)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, referral=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["measure"].queryset = referral.measures.all() if referral is not None else None
 
 
 class RefuseCostApprovalForm(forms.Form):

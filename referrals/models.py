@@ -215,6 +215,8 @@ class EventKind(models.TextChoices):
     MEETING_SCHEDULED = "meeting_scheduled", _("Meeting scheduled")
     MEETING_RECORDED = "meeting_recorded", _("Meeting recorded")
     COST_APPROVAL = "cost_approval", _("Cost approval")
+    MEASURE = "measure", _("Measure")
+    INVOICE = "invoice", _("Invoice")
     DOCUMENT = "document", _("Document")
     CLIENT_CHANGED = "client_changed", _("Personal data changed")
     CONSENT_WITHDRAWN = "consent_withdrawn", _("Consent withdrawn")
@@ -236,6 +238,8 @@ class ReferralEvent(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     cost_approval = models.ForeignKey(
         "CostApproval", on_delete=models.CASCADE, null=True, blank=True, related_name="events")
+    measure = models.ForeignKey("Measure", on_delete=models.CASCADE, null=True, blank=True, related_name="events")
+    invoice = models.ForeignKey("Invoice", on_delete=models.CASCADE, null=True, blank=True, related_name="events")
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -314,6 +318,11 @@ class CostApproval(models.Model):
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="cost_approvals")
     requesting_institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
     financing_institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
+    # Why another institution than the referrer pays (the client is entitled to its benefits); blank = referrer.
+    financing_reason = models.TextField(_("why this institution pays"), blank=True)
+    # The measure this approval covers (a cost approval requested without one creates it).
+    covered_measure = models.ForeignKey("Measure", on_delete=models.PROTECT, null=True, blank=True,
+                                        related_name="cost_approvals", verbose_name=_("measure"))
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(default=timezone.now)
     measure = models.CharField(_("measure"), max_length=200)
@@ -342,6 +351,93 @@ class CostApproval(models.Model):
     @property
     def is_approved(self):
         return self.status in {CostApprovalStatus.APPROVED}
+
+
+class MeasureStatus(models.TextChoices):
+    PLANNED = "planned", _("Planned – not started")
+    STARTED = "started", _("Started")
+
+
+class Measure(models.Model):
+    """Massnahme: what is done for the client, by which provider, for how much, when.
+
+    It can start only with a signed cost approval that covers its amount and period (no pre-financing);
+    whether one does is computed from the approvals, so changing amount or period after signing asks for a new one.
+    """
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="measures")
+    title = models.CharField(_("measure"), max_length=200)
+    provider = models.CharField(_("provider"), max_length=200)
+    amount_chf = models.DecimalField(_("amount (CHF)"), max_digits=10, decimal_places=2)
+    starts_on = models.DateField(_("from"))
+    ends_on = models.DateField(_("until"))
+    status = models.CharField(_("status"), max_length=10, choices=MeasureStatus.choices,
+                              default=MeasureStatus.PLANNED)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    started_on = models.DateField(_("started on"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["starts_on", "id"]
+        verbose_name = _("measure")
+        verbose_name_plural = _("measures")
+
+    def __str__(self):
+        return self.title
+
+    def covering_approval(self, approvals=None):
+        """The signed cost approval covering this measure's amount and period, or None."""
+        approvals = self.cost_approvals.all() if approvals is None else approvals
+        for approval in approvals:
+            if (approval.status == CostApprovalStatus.APPROVED and approval.amount_chf >= self.amount_chf
+                    and approval.starts_on <= self.starts_on and approval.ends_on >= self.ends_on):
+                return approval
+        return None
+
+
+class InvoiceStatus(models.TextChoices):
+    RECORDED = "recorded", _("Recorded – to forward")
+    FORWARDED = "forwarded", _("Forwarded – waiting for confirmation of receipt")
+    CONFIRMED = "confirmed", _("Receipt confirmed")
+
+
+def invoice_upload_to(instance, filename):
+    return f"invoices/{instance.referral_id}/{timezone.now():%Y%m%d%H%M%S%f}"
+
+
+class Invoice(models.Model):
+    """A provider's invoice for a measure, recorded by the leading institution and forwarded to the financing one."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="invoices")
+    measure = models.ForeignKey(Measure, on_delete=models.PROTECT, related_name="invoices",
+                                verbose_name=_("measure"))
+    financing_institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
+    number = models.CharField(_("invoice number"), max_length=60)
+    invoice_date = models.DateField(_("invoice date"))
+    amount_chf = models.DecimalField(_("amount (CHF)"), max_digits=10, decimal_places=2)
+    file = models.FileField(_("file"), upload_to=invoice_upload_to, blank=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    over_budget_reason = models.TextField(_("why more than approved"), blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=InvoiceStatus.choices,
+                              default=InvoiceStatus.RECORDED)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    forwarded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+")
+    forwarded_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["invoice_date", "id"]
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+
+    def __str__(self):
+        return f"{self.number} ({self.amount_chf})"
 
 
 class DocumentKind(models.TextChoices):

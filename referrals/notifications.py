@@ -185,3 +185,16 @@ def reminder_digest(user_id, items):
         lines.append(_("This e-mail contains no client data on purpose. Please do not reply to it."))
         message_enqueue(subject=_("OPTIMA: %(count)s reminder(s) for today") % {"count": len(items)},
                         body="\n\n".join(lines), recipients=[user.email])
+
+
+def invoice_forwarded(invoice_id):
+    from .models import Invoice
+
+    with translation.override(settings.LANGUAGE_CODE):
+        invoice = Invoice.objects.select_related("referral", "financing_institution").get(pk=invoice_id)
+        signatories = institution_members_with_role(invoice.financing_institution, Role.SIGNATORY)
+        _send(_addresses(signatories), _("OPTIMA referral %(ref)s: invoice forwarded to you")
+              % {"ref": invoice.referral.reference},
+              [_("The leading institution has forwarded a provider invoice over CHF %(amount)s. Please confirm "
+                 "that it has arrived.") % {"amount": chf(invoice.amount_chf).removeprefix("CHF ")}],
+              invoice.referral)

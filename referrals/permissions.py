@@ -96,6 +96,11 @@ def can_sign_cost_approval(user, cost_approval):
     return user_has_role(user, Role.SIGNATORY, cost_approval.financing_institution)
 
 
+def can_confirm_invoice(user, invoice):
+    """Only a signatory of the financing institution confirms an invoice's receipt."""
+    return user_has_role(user, Role.SIGNATORY, invoice.financing_institution)
+
+
 def can_upload_document(user, referral):
     return can_work_case(user, referral) and not consent_withdrawal_hides_identity(user, referral)
 

@@ -1,6 +1,8 @@
 """Reads of referrals, always scoped to what the user may see."""
 
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from decimal import Decimal
+
+from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -16,7 +18,10 @@ from .models import (
     CostApproval,
     CostApprovalStatus,
     EventKind,
+    Invoice,
+    InvoiceStatus,
     Meeting,
+    MeetingKind,
     Referral,
     ReferralEvent,
     Status,
@@ -130,6 +135,70 @@ def cost_approvals_to_sign(user):
     return (CostApproval.objects.select_related("referral", "referral__client", "requesting_institution")
             .filter(status=CostApprovalStatus.REQUESTED, financing_institution_id__in=institution_ids)
             .order_by("requested_at"))
+
+
+def invoices_to_forward(user):
+    """Invoices recorded by the user's institution (leading the case) that still go to the financing institution."""
+    institution_ids = [i for i in user_institution_ids(user)
+                       if user_has_role(user, Role.CASE_WORKER, _Pk(i)) or user_has_role(user, Role.CONTACT_PERSON,
+                                                                                          _Pk(i))]
+    return (Invoice.objects.select_related("referral", "measure", "financing_institution")
+            .filter(status=InvoiceStatus.RECORDED, referral__receiving_institution_id__in=institution_ids)
+            .order_by("recorded_at", "id"))
+
+
+def invoices_to_confirm(user):
+    """Forwarded invoices whose receipt a signatory of the user's institution confirms."""
+    institution_ids = [i for i in user_institution_ids(user) if user_has_role(user, Role.SIGNATORY, _Pk(i))]
+    return (Invoice.objects.select_related("referral", "measure", "financing_institution")
+            .filter(status=InvoiceStatus.FORWARDED, financing_institution_id__in=institution_ids)
+            .order_by("forwarded_at", "id"))
+
+
+class CaseMoney:
+    """Approved vs invoiced vs remaining on one case, in CHF."""
+
+    def __init__(self, approved, invoiced):
+        self.approved, self.invoiced = approved, invoiced
+        self.remaining = approved - invoiced
+        self.over = self.remaining < 0
+
+    @classmethod
+    def of(cls, cost_approvals, invoices):
+        """From rows already loaded (the case page)."""
+        zero = Decimal("0.00")
+        return cls(sum((a.amount_chf for a in cost_approvals if a.status == CostApprovalStatus.APPROVED), zero),
+                   sum((i.amount_chf for i in invoices), zero))
+
+
+def case_money(referral):
+    zero = Decimal("0.00")
+    approved = (CostApproval.objects.filter(referral=referral, status=CostApprovalStatus.APPROVED)
+                .aggregate(total=Sum("amount_chf"))["total"] or zero)
+    invoiced = Invoice.objects.filter(referral=referral).aggregate(total=Sum("amount_chf"))["total"] or zero
+    return CaseMoney(approved, invoiced)
+
+
+def measures_of(referral):
+    """The case's measures with their approvals and invoices, for the case page and the API."""
+    return referral.measures.prefetch_related("cost_approvals", "invoices").select_related("started_by")
+
+
+def cases_active_between(first_day, last_day):
+    """Cases active (handover agreed -> closure) on at least one day of [first_day, last_day], for billing.
+
+    Each referral carries `active_from` (the day of the agreed handover meeting) and `active_until` (the day of
+    the closing meeting, None while active). Institutions are loaded; the client is not (no client data).
+    """
+    return (Referral.objects.filter(status__in=[Status.ACTIVE, Status.CLOSED])
+            .select_related("referring_institution", "receiving_institution")
+            .annotate(active_from=Min("meetings__held_on", filter=Q(meetings__kind=MeetingKind.HANDOVER,
+                                                                    meetings__all_agreed=True)),
+                      active_until=Max("meetings__held_on", filter=Q(meetings__kind=MeetingKind.STATUS,
+                                                                     meetings__decision="close")))
+            .filter(active_from__isnull=False, active_from__lte=last_day)
+            .filter(Q(active_until__isnull=True) | Q(active_until__gte=first_day))
+            .order_by("reference"))
 
 
 def upcoming_meetings(user, days=30):

@@ -5,6 +5,7 @@ TRANSITIONS (TransitionNotAllowed), writes, records a ReferralEvent, and enqueue
 """
 
 import calendar
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -34,6 +35,10 @@ from .models import (
     CostApprovalStatus,
     Document,
     EventKind,
+    Invoice,
+    InvoiceStatus,
+    Measure,
+    MeasureStatus,
     Meeting,
     MeetingDecision,
     MeetingKind,
@@ -89,10 +94,10 @@ def _check_transition(referral, to_status):
 
 
 def _record_event(*, referral, actor, kind, from_status="", to_status="", reason="", text="", payload=None,
-                  cost_approval=None):
+                  cost_approval=None, measure=None, invoice=None):
     return ReferralEvent.objects.create(
         referral=referral, actor=actor, kind=kind, from_status=from_status, to_status=to_status, reason=reason,
-        text=text, payload=payload or {}, cost_approval=cost_approval,
+        text=text, payload=payload or {}, cost_approval=cost_approval, measure=measure, invoice=invoice,
     )
 
 
@@ -591,35 +596,96 @@ def _status_meeting_errors(held_on, progress, decision, next_meeting_on, outcome
 
 # --- Cost approvals --------------------------------------------------------------------------------------
 
+# Amounts in CHF: more than this is a typing error (a measure of a million francs is not an OPTIMA measure).
+MAX_AMOUNT_CHF = Decimal("1000000.00")
+
+
+def _amount_error(amount_chf):
+    """A translated message if the amount is not a plausible amount in CHF, else None."""
+    if amount_chf is None or amount_chf <= 0 or amount_chf > MAX_AMOUNT_CHF:
+        return _("Enter an amount in CHF greater than 0 and at most %(max)s, e.g. 1800.00.") % {
+            "max": "1'000'000.00"}
+    return None
+
+
+def _measure_errors(*, title, provider, amount_chf, starts_on, ends_on):
+    errors = {}
+    for name, value in (("title", title), ("provider", provider)):
+        if not (value or "").strip():
+            errors[name] = [_("This field is required.")]
+    if (message := _amount_error(amount_chf)) is not None:
+        errors["amount_chf"] = [message]
+    if starts_on is None or ends_on is None:
+        errors["ends_on" if starts_on else "starts_on"] = [_("Enter the period of the measure.")]
+    elif ends_on < starts_on:
+        errors["ends_on"] = [_("The end of the measure must be after its start.")]
+    else:
+        plausible.collect(errors, "starts_on", plausible.validate_cost_approval_start, starts_on,
+                          today=timezone.localdate())
+        plausible.collect(errors, "ends_on", plausible.validate_cost_approval_end, ends_on, starts_on=starts_on)
+    return errors
+
+
+def _financing_institution(referral, financing_institution, financing_reason):
+    """Where the client is entitled to benefits: the referrer unless the requester names the other party."""
+    if financing_institution is None or financing_institution.pk == referral.referring_institution_id:
+        return referral.referring_institution, ""
+    if financing_institution.pk != referral.receiving_institution_id:
+        raise ValidationError({"financing_institution": [_(
+            "Only one of the two institutions of this referral can finance a measure.")]})
+    if not (financing_reason or "").strip():
+        raise ValidationError({"financing_reason": [_(
+            "Say why %(institution)s pays instead of the referrer, e.g. the client is entitled to its benefits.")
+            % {"institution": financing_institution.name}]})
+    return financing_institution, financing_reason.strip()
+
+
 @transaction.atomic
-def cost_approval_request(*, referral, actor, measure, provider, amount_chf, starts_on, ends_on, justification):
-    """The leading (receiving) institution asks the financing institution (the referrer) to pay a measure."""
+def cost_approval_request(*, referral, actor, measure="", provider="", amount_chf=None, starts_on=None,
+                          ends_on=None, justification, financing_institution=None, financing_reason="",
+                          covered_measure=None):
+    """The leading (receiving) institution asks the financing institution to pay a measure.
+
+    The financing institution is the referrer unless the requester names the other party with a reason. With
+    `covered_measure` the approval is for that measure (its values unless given); otherwise a planned measure
+    is created from the request, so every approval covers a measure of its own.
+    """
     referral = _lock(referral)
     if not permissions.can_lead_case(actor, referral):
         _deny(_("Cost approvals are requested by the receiving institution, which leads the case."))
     if referral.status not in CASE_STATUSES:
         raise TransitionNotAllowed(referral.status, referral.status)
-    errors = {}
-    for name, value in (("measure", measure), ("provider", provider), ("justification", justification)):
-        if not (value or "").strip():
-            errors[name] = [_("This field is required.")]
-    if amount_chf is None or amount_chf <= 0:
-        errors["amount_chf"] = [_("Enter the amount in CHF, e.g. 1800.00.")]
-    if starts_on is None or ends_on is None:
-        errors["ends_on" if starts_on else "starts_on"] = [_("Enter the period of the measure.")]
-    else:
-        plausible.collect(errors, "starts_on", plausible.validate_cost_approval_start, starts_on,
-                          today=timezone.localdate())
-        plausible.collect(errors, "ends_on", plausible.validate_cost_approval_end, ends_on, starts_on=starts_on)
+    if covered_measure is not None:
+        covered_measure = Measure.objects.select_for_update().get(pk=covered_measure.pk)  # its current values
+        if covered_measure.referral_id != referral.pk:
+            raise ValidationError({"covered_measure": [_("Choose a measure of this case.")]})
+        measure = measure or covered_measure.title
+        provider = provider or covered_measure.provider
+        amount_chf = covered_measure.amount_chf if amount_chf is None else amount_chf
+        starts_on = starts_on or covered_measure.starts_on
+        ends_on = ends_on or covered_measure.ends_on
+    errors = {("measure" if k == "title" else k): v for k, v in _measure_errors(
+        title=measure, provider=provider, amount_chf=amount_chf, starts_on=starts_on, ends_on=ends_on).items()}
+    if not (justification or "").strip():
+        errors["justification"] = [_("This field is required.")]
     if errors:
         raise ValidationError(errors)
+    financing, reason = _financing_institution(referral, financing_institution, financing_reason)
+    if covered_measure is None:
+        covered_measure = Measure.objects.create(
+            referral=referral, title=measure, provider=provider, amount_chf=amount_chf, starts_on=starts_on,
+            ends_on=ends_on, created_by=actor)
+        _record_event(referral=referral, actor=actor, kind=EventKind.MEASURE, to_status=MeasureStatus.PLANNED,
+                      measure=covered_measure, payload={"amount_chf": str(amount_chf)})
     approval = CostApproval.objects.create(
         referral=referral, requesting_institution=referral.receiving_institution,
-        financing_institution=referral.referring_institution, requested_by=actor, measure=measure,
-        provider=provider, amount_chf=amount_chf, starts_on=starts_on, ends_on=ends_on, justification=justification,
+        financing_institution=financing, financing_reason=reason, covered_measure=covered_measure,
+        requested_by=actor, measure=measure, provider=provider, amount_chf=amount_chf, starts_on=starts_on,
+        ends_on=ends_on, justification=justification,
     )
     _record_event(referral=referral, actor=actor, kind=EventKind.COST_APPROVAL, to_status=CostApprovalStatus.REQUESTED,
-                  cost_approval=approval, payload={"amount_chf": str(amount_chf), "measure": measure})
+                  cost_approval=approval, payload={"amount_chf": str(amount_chf), "measure": measure,
+                                                   **({"financing_institution": financing.pk} if reason else {})})
     _notify(notifications.cost_approval_requested, approval.pk)
     return approval
 
@@ -684,6 +750,182 @@ def cost_approval_record_invoice(*, cost_approval, actor, received_on, forwarded
                   cost_approval=approval, payload={"received_on": str(received_on),
                                                    "forwarded_on": str(forwarded_on or "")})
     return approval
+
+
+# --- Measures and invoices (concept 5.2) ----------------------------------------------------------------
+
+MEASURE_FIELDS = ("title", "provider", "amount_chf", "starts_on", "ends_on")
+
+
+def _lock_measure(measure):
+    return Measure.objects.select_for_update().get(pk=measure.pk)
+
+
+@transaction.atomic
+def measure_create(*, referral, actor, title, provider, amount_chf, starts_on, ends_on):
+    """A measure planned by the leading institution; it starts only once a signed approval covers it."""
+    referral = _lock(referral)
+    if not permissions.can_lead_case(actor, referral):
+        _deny(_("Measures are planned by the receiving institution, which leads the case."))
+    if referral.status not in CASE_STATUSES:
+        raise TransitionNotAllowed(referral.status, referral.status)
+    errors = _measure_errors(title=title, provider=provider, amount_chf=amount_chf, starts_on=starts_on,
+                             ends_on=ends_on)
+    if errors:
+        raise ValidationError(errors)
+    measure = Measure.objects.create(referral=referral, title=title.strip(), provider=provider.strip(),
+                                     amount_chf=amount_chf, starts_on=starts_on, ends_on=ends_on, created_by=actor)
+    _record_event(referral=referral, actor=actor, kind=EventKind.MEASURE, to_status=MeasureStatus.PLANNED,
+                  measure=measure, payload={"amount_chf": str(amount_chf)})
+    return measure
+
+
+@transaction.atomic
+def measure_update(*, measure, actor, **changes):
+    """Change a planned measure. A changed amount or period is no longer covered by an earlier signature."""
+    referral = _lock(measure.referral)
+    if not permissions.can_lead_case(actor, referral):
+        _deny(_("Measures are planned by the receiving institution, which leads the case."))
+    measure = _lock_measure(measure)
+    if measure.status != MeasureStatus.PLANNED:
+        raise TransitionNotAllowed(measure.status, measure.status,
+                                   _("A started measure cannot be changed; plan a new measure instead."))
+    unknown = set(changes) - set(MEASURE_FIELDS)
+    if unknown:
+        raise ValueError(f"not a measure field: {sorted(unknown)}")
+    values = {name: changes.get(name, getattr(measure, name)) for name in MEASURE_FIELDS}
+    errors = _measure_errors(**values)
+    if errors:
+        raise ValidationError(errors)
+    before = {name: str(getattr(measure, name)) for name in MEASURE_FIELDS}
+    for name, value in values.items():
+        setattr(measure, name, value)
+    measure.save()
+    _record_event(referral=referral, actor=actor, kind=EventKind.MEASURE, reason="edited", measure=measure,
+                  payload={"before": before, "after": {name: str(values[name]) for name in MEASURE_FIELDS}})
+    return measure
+
+
+@transaction.atomic
+def measure_start(*, measure, actor, started_on=None):
+    """Mark a measure started - only with a signed cost approval covering its amount and period."""
+    referral = _lock(measure.referral)
+    if not permissions.can_lead_case(actor, referral):
+        _deny(_("The receiving institution, which leads the case, marks measures as started."))
+    measure = _lock_measure(measure)
+    if referral.status != Status.ACTIVE:
+        raise TransitionNotAllowed(referral.status, referral.status,
+                                   _("Measures start only while the case is active."))
+    if measure.status != MeasureStatus.PLANNED:
+        raise TransitionNotAllowed(measure.status, MeasureStatus.STARTED, _("This measure has already started."))
+    if measure.covering_approval() is None:
+        raise ValidationError({"__all__": [_(
+            "This measure cannot start yet: no signed cost approval covers CHF %(amount)s from %(start)s to "
+            "%(end)s. There is no pre-financing. Request a cost approval for this measure and wait until a "
+            "signatory of the financing institution has signed it.") % {
+            "amount": _chf_plain(measure.amount_chf), "start": measure.starts_on.strftime("%d.%m.%Y"),
+            "end": measure.ends_on.strftime("%d.%m.%Y")}]})
+    measure.status, measure.started_by = MeasureStatus.STARTED, actor
+    measure.started_on = started_on or timezone.localdate()
+    measure.save()
+    _record_event(referral=referral, actor=actor, kind=EventKind.MEASURE, from_status=MeasureStatus.PLANNED,
+                  to_status=MeasureStatus.STARTED, measure=measure)
+    return measure
+
+
+def _chf_plain(amount):
+    return f"{amount:,.2f}".replace(",", "'")
+
+
+@transaction.atomic
+def invoice_record(*, measure, actor, number, invoice_date, amount_chf, uploaded_file=None, over_budget_reason=""):
+    """The leading institution records a provider's invoice for a measure with a signed approval."""
+    referral = _lock(measure.referral)
+    if not permissions.can_lead_case(actor, referral):
+        _deny(_("The leading institution records invoices."))
+    measure = _lock_measure(measure)
+    approvals = list(measure.cost_approvals.filter(status=CostApprovalStatus.APPROVED).order_by("-decided_at"))
+    errors = {}
+    if not (number or "").strip():
+        errors["number"] = [_("Enter the invoice number as printed on the invoice.")]
+    if (message := _amount_error(amount_chf)) is not None:
+        errors["amount_chf"] = [message]
+    if invoice_date is None:
+        errors["invoice_date"] = [_("Enter the date of the invoice.")]
+    elif invoice_date < measure.starts_on:
+        errors["invoice_date"] = [_("The invoice is dated before the measure started (%(start)s). Check the date.")
+                                  % {"start": measure.starts_on.strftime("%d.%m.%Y")}]
+    elif invoice_date > timezone.localdate():
+        errors["invoice_date"] = [_("The invoice date cannot be in the future.")]
+    if not approvals:
+        errors["__all__"] = [_("Invoices are recorded only for measures with a signed cost approval.")]
+    if uploaded_file is not None:
+        name = uploaded_file.name or ""
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        if extension not in settings.DOCUMENT_ALLOWED_EXTENSIONS:
+            errors["file"] = [_("Files of this type cannot be added. Allowed: %(types)s.")
+                              % {"types": ", ".join(settings.DOCUMENT_ALLOWED_EXTENSIONS)}]
+        elif uploaded_file.size > settings.DOCUMENT_MAX_BYTES:
+            errors["file"] = [_("The file is too large (%(size)s MB); the limit is %(limit)s MB.") % {
+                "size": round(uploaded_file.size / 1048576, 1), "limit": settings.DOCUMENT_MAX_BYTES // 1048576}]
+    if errors:
+        raise ValidationError(errors)
+    approved = approvals[0].amount_chf
+    invoiced = sum((i.amount_chf for i in measure.invoices.all()), Decimal("0"))
+    if invoiced + amount_chf > approved and not (over_budget_reason or "").strip():
+        raise ValidationError({"over_budget_reason": [_(
+            "With this invoice CHF %(total)s are invoiced, more than the CHF %(approved)s approved. Say why, or "
+            "check the amount.") % {"total": _chf_plain(invoiced + amount_chf), "approved": _chf_plain(approved)}]})
+    invoice = Invoice(referral=referral, measure=measure, financing_institution=approvals[0].financing_institution,
+                      number=number.strip(), invoice_date=invoice_date, amount_chf=amount_chf,
+                      over_budget_reason=(over_budget_reason or "").strip(), recorded_by=actor)
+    if uploaded_file is not None:
+        invoice.original_name = (uploaded_file.name or "")[:255]
+        invoice.file.save(uploaded_file.name, uploaded_file, save=False)
+    invoice.save()
+    _record_event(referral=referral, actor=actor, kind=EventKind.INVOICE, to_status=InvoiceStatus.RECORDED,
+                  invoice=invoice, measure=measure, text=invoice.over_budget_reason,
+                  payload={"amount_chf": str(amount_chf), "number": invoice.number})
+    return invoice
+
+
+def _lock_invoice(invoice):
+    return Invoice.objects.select_for_update().select_related("financing_institution").get(pk=invoice.pk)
+
+
+@transaction.atomic
+def invoice_forward(*, invoice, actor):
+    """The leading institution forwards the invoice to the financing institution, whose signatories are told."""
+    referral = _lock(invoice.referral)
+    if not permissions.can_lead_case(actor, referral):
+        _deny(_("The leading institution forwards invoices."))
+    invoice = _lock_invoice(invoice)
+    if invoice.status != InvoiceStatus.RECORDED:
+        raise TransitionNotAllowed(invoice.status, InvoiceStatus.FORWARDED,
+                                   _("This invoice has already been forwarded."))
+    invoice.status, invoice.forwarded_by, invoice.forwarded_at = InvoiceStatus.FORWARDED, actor, timezone.now()
+    invoice.save()
+    _record_event(referral=referral, actor=actor, kind=EventKind.INVOICE, from_status=InvoiceStatus.RECORDED,
+                  to_status=InvoiceStatus.FORWARDED, invoice=invoice)
+    _notify(notifications.invoice_forwarded, invoice.pk)
+    return invoice
+
+
+@transaction.atomic
+def invoice_confirm_receipt(*, invoice, actor):
+    """A signatory of the financing institution confirms the forwarded invoice has arrived."""
+    if not permissions.can_view(actor, invoice.referral) or not permissions.can_confirm_invoice(actor, invoice):
+        _deny(_("Only a signatory of the financing institution confirms receipt of an invoice."))
+    referral = _lock(invoice.referral)
+    invoice = _lock_invoice(invoice)
+    if invoice.status != InvoiceStatus.FORWARDED:
+        raise TransitionNotAllowed(invoice.status, InvoiceStatus.CONFIRMED,
+                                   _("Only a forwarded invoice can be confirmed, and only once."))
+    invoice.status, invoice.confirmed_by, invoice.confirmed_at = InvoiceStatus.CONFIRMED, actor, timezone.now()
+    invoice.save()
+    _record_event(referral=referral, actor=actor, kind=EventKind.INVOICE, from_status=InvoiceStatus.FORWARDED,
+                  to_status=InvoiceStatus.CONFIRMED, invoice=invoice)
+    return invoice
 
 
 # --- Documents and access log ------------------------------------------------------------------------------
@@ -791,7 +1033,7 @@ def referral_withdraw_consent(*, referral, actor, withdrawn_on, channel, note=""
     event = _change_status(referral, actor=actor, to_status=to_status, reason=reason, payload={
         "ground": ClosureGround.CONSENT_WITHDRAWN, "consent_withdrawn_on": withdrawn_on.isoformat(),
         "channel": channel})
-    _on_commit(notifications.consent_withdrawn, referral.pk, actor.pk)
+    _notify(notifications.consent_withdrawn, referral.pk, actor.pk)
     return event
 
 

@@ -27,6 +27,12 @@ urlpatterns = [
     path("<int:pk>/personalien/", views.change_personal_data, name="change_personal_data"),
     path("<int:pk>/einwilligung-widerrufen/", views.withdraw_consent, name="withdraw_consent"),
     path("<int:pk>/termine/<int:meeting_pk>.ics", views.meeting_calendar, name="meeting_ics"),
+    path("<int:pk>/massnahmen/", views.plan_measure, name="plan_measure"),
+    path("<int:pk>/massnahmen/<int:object_pk>/starten/", views.start_measure, name="start_measure"),
+    path("<int:pk>/rechnungen/", views.record_new_invoice, name="record_new_invoice"),
+    path("<int:pk>/rechnungen/<int:object_pk>/weiterleiten/", views.forward_invoice, name="forward_invoice"),
+    path("<int:pk>/rechnungen/<int:object_pk>/erhalten/", views.confirm_invoice, name="confirm_invoice"),
+    path("<int:pk>/rechnungen/<int:object_pk>/datei/", views.invoice_download, name="invoice_file"),
     path("<int:pk>/dokumente/", views.upload_document, name="upload_document"),
     path("<int:pk>/dokumente/<int:document_pk>/", views.document_download, name="document"),
 ]

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -19,7 +20,7 @@ from institutions.validators import has_control_characters
 from . import calendar, forms, permissions, selectors, services
 from .ahv import ahv_digest
 from .errors import TransitionNotAllowed
-from .models import CostApproval, Document, Meeting, MeetingKind, Status
+from .models import CostApproval, Document, Invoice, InvoiceStatus, Measure, MeasureStatus, Meeting, MeetingKind, Status
 from .rules import Situation, assess
 
 # Service errors that name something other than a form field land on the field people fix.
@@ -304,7 +305,21 @@ def _detail_context(request, referral, bound_forms):
                                   and permissions.can_sign_cost_approval(user, approval))
         approval.user_can_invoice = (approval.is_approved
                                      and permissions.can_lead_case(user, referral))
+    measures = list(referral.measures.all())
+    lead = permissions.can_lead_case(user, referral)
+    for measure in measures:
+        measure.approval = measure.covering_approval([a for a in cost_approvals if a.covered_measure_id == measure.pk])
+        measure.has_approval = any(a.covered_measure_id == measure.pk and a.is_approved for a in cost_approvals)
+        measure.user_can_start = (lead and status == Status.ACTIVE and measure.status == MeasureStatus.PLANNED)
+    invoices = list(Invoice.objects.filter(referral=referral).select_related(
+        "measure", "financing_institution", "forwarded_by", "confirmed_by"))
+    for invoice in invoices:
+        invoice.user_can_forward = lead and invoice.status == InvoiceStatus.RECORDED
+        invoice.user_can_confirm = (invoice.status == InvoiceStatus.FORWARDED
+                                    and permissions.can_confirm_invoice(user, invoice))
     can = {
+        "plan_measure": status in services.CASE_STATUSES and lead,
+        "record_invoice": lead and any(m.has_approval for m in measures),
         "edit": status == Status.DRAFT and permissions.can_edit_draft(user, referral),
         "withdraw": status in (Status.DRAFT, Status.SUBMITTED) and permissions.can_withdraw(user, referral),
         "decide": status == Status.SUBMITTED and permissions.can_decide(user, referral),
@@ -339,6 +354,9 @@ def _detail_context(request, referral, bound_forms):
         "open_status_meeting": next((m for m in meetings if m.kind == MeetingKind.STATUS and not m.is_recorded),
                                     None),
         "cost_approvals": cost_approvals,
+        "measures": measures,
+        "invoices": invoices,
+        "money": selectors.CaseMoney.of(cost_approvals, invoices),
         "documents": referral.documents.select_related("uploaded_by"),
         "referrer_contacts": _contacts(referral.referring_institution),
         "receiver_contacts": _contacts(referral.receiving_institution),
@@ -353,7 +371,10 @@ def _detail_context(request, referral, bound_forms):
         "schedule_form": form("schedule", forms.ScheduleMeetingForm),
         "handover_form": form("handover", forms.HandoverForm, initial={"held_on": timezone.localdate()}),
         "status_form": form("status_meeting", forms.StatusMeetingForm, initial={"held_on": timezone.localdate()}),
-        "cost_form": form("cost_approval", forms.CostApprovalForm),
+        "cost_form": form("cost_approval", forms.CostApprovalForm, referral=referral,
+                          planned_measures=[m for m in measures if m.status == MeasureStatus.PLANNED]),
+        "measure_form": form("measure", forms.MeasureForm, prefix="measure"),
+        "new_invoice_form": form("new_invoice", forms.NewInvoiceForm, referral=referral, prefix="invoice"),
         "refuse_form": form("refuse", forms.RefuseCostApprovalForm),
         "invoice_form": form("invoice", forms.InvoiceForm),
         "document_form": form("document", forms.DocumentForm),
@@ -446,6 +467,22 @@ request_cost_approval = _action_view(
     "cost_approval", forms.CostApprovalForm,
     lambda referral, actor, data: services.cost_approval_request(referral=referral, actor=actor, **data),
     gettext_lazy("Cost approval requested. The signatories of the financing institution have been notified."),
+    form_kwargs=lambda referral: {"referral": referral},
+)
+plan_measure = _action_view(
+    "measure", forms.MeasureForm,
+    lambda referral, actor, data: services.measure_create(referral=referral, actor=actor, **data),
+    gettext_lazy("Measure planned. Request a cost approval for it: it can start only once that is signed."),
+    form_kwargs=lambda referral: {"prefix": "measure"},
+)
+record_new_invoice = _action_view(
+    "new_invoice", forms.NewInvoiceForm,
+    lambda referral, actor, data: services.invoice_record(
+        measure=data["measure"], actor=actor, number=data["number"], invoice_date=data["invoice_date"],
+        amount_chf=data["amount_chf"], uploaded_file=data.get("file"),
+        over_budget_reason=data["over_budget_reason"]),
+    gettext_lazy("Invoice recorded. Forward it to the financing institution next."),
+    form_kwargs=lambda referral: {"referral": referral, "prefix": "invoice"},
 )
 withdraw_consent = _action_view(
     "consent_withdrawal", forms.ConsentWithdrawalForm,
@@ -495,6 +532,50 @@ record_invoice = _cost_approval_action(
         cost_approval=cost_approval, actor=actor, **data),
     gettext_lazy("Invoice recorded."),
 )
+
+
+def _object_action(model, call, success_message):
+    """A one-button step on a measure or an invoice of the case (start, forward, confirm)."""
+    @login_required
+    @require_POST
+    def view(request, pk, object_pk):
+        referral = _visible_or_404(request.user, pk)
+        obj = get_object_or_404(model, pk=object_pk, referral=referral)
+        try:
+            call(obj, request.user)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        except TransitionNotAllowed as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, str(success_message))
+        return redirect(reverse("referrals:detail", args=[referral.pk]) + "#measures")
+
+    return view
+
+
+start_measure = _object_action(
+    Measure, lambda measure, actor: services.measure_start(measure=measure, actor=actor),
+    gettext_lazy("Measure marked as started."))
+forward_invoice = _object_action(
+    Invoice, lambda invoice, actor: services.invoice_forward(invoice=invoice, actor=actor),
+    gettext_lazy("Invoice forwarded. The signatories of the financing institution have been notified."))
+confirm_invoice = _object_action(
+    Invoice, lambda invoice, actor: services.invoice_confirm_receipt(invoice=invoice, actor=actor),
+    gettext_lazy("Receipt of the invoice confirmed."))
+
+
+@login_required
+def invoice_download(request, pk, object_pk):
+    referral = _visible_or_404(request.user, pk)
+    if not permissions.is_party(request.user, referral):
+        raise Http404
+    invoice = get_object_or_404(Invoice, pk=object_pk, referral=referral)
+    if not invoice.file:
+        raise Http404
+    services.access_log_record(user=request.user, referral=referral, action="download")
+    return FileResponse(invoice.file.open("rb"), as_attachment=True, filename=invoice.original_name or "invoice")
 
 
 @login_required

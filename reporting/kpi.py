@@ -286,6 +286,26 @@ def _cost_amounts(values):
     return result
 
 
+def _money_by_institution(period):
+    """Approved, invoiced and open amounts in CHF per financing institution (issue 11). Two queries.
+
+    Approved: cost approvals signed in the period; invoiced: provider invoices recorded in the period; open: the
+    difference (negative where more was invoiced than approved in the period)."""
+    approved = dict(ReferralEvent.objects.filter(period.q(), kind=EventKind.COST_APPROVAL, to_status="approved")
+                    .values_list("cost_approval__financing_institution__name")
+                    .annotate(total=Sum("cost_approval__amount_chf")).values_list(
+                        "cost_approval__financing_institution__name", "total"))
+    invoiced = dict(ReferralEvent.objects.filter(period.q(), kind=EventKind.INVOICE, to_status="recorded")
+                    .values_list("invoice__financing_institution__name")
+                    .annotate(total=Sum("invoice__amount_chf")).values_list(
+                        "invoice__financing_institution__name", "total"))
+    rows = []
+    for name in sorted(set(approved) | set(invoiced)):
+        a, i = approved.get(name) or Decimal("0"), invoiced.get(name) or Decimal("0")
+        rows.append({"institution": name, "approved": _chf(a), "invoiced": _chf(i), "open": _chf(a - i)})
+    return rows
+
+
 def compute(period=None, today=None):
     """The sheet and everything beyond it that can be stored and exported: aggregates, no client data."""
     period = period or Period()
@@ -303,6 +323,7 @@ def compute(period=None, today=None):
             "case_durations": _case_durations(period),
             "closure_grounds": _closure_grounds(period),
             "cost_amounts": _cost_amounts(values),
+            "money_by_institution": _money_by_institution(period),
             "open_now": _open_now(),
             "trend": _trend(period, today),
         },

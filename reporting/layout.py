@@ -257,6 +257,17 @@ def extra_sections(extras):
          Row(_("Total"), [Cell(amounts[s]["total"], kind="chf") for s in states], strong=True)],
         part="extra", note=_("Amounts of the measures, counted for the kind of the requesting (leading) institution."),
     ))
+    money = extras.get("money_by_institution", [])  # snapshots from before issue 11 lack it
+    sections.append(Section(
+        "money", _("Measures: approved, invoiced and open in CHF"),
+        [_("Financing institution"), _("Approved"), _("Invoiced"), _("Open")],
+        [*(Row(m["institution"], [Cell(m[k], kind="chf") for k in ("approved", "invoiced", "open")]) for m in money),
+         Row(_("Total"), [Cell(str(sum(Decimal(m[k]) for m in money)), kind="chf")
+                          for k in ("approved", "invoiced", "open")], strong=True)],
+        part="extra",
+        note=_("Per institution that pays (where the client is entitled to benefits): cost approvals signed and "
+               "provider invoices recorded in the period; open = approved minus invoiced."),
+    ))
     trend = extras["trend"]
     sections.append(Section(
         "trend", _("Monthly trend"), [_("Month"), _("Anzahl Anmeldungen"), _("Abgeschlossene Fälle")],

@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from billing import selectors as billing_selectors
+
 from . import kpi, layout, selectors, services
 from .exports import counting_rule, generated_label, period_label
 from .forms import PeriodForm
@@ -81,15 +83,24 @@ def dashboard(request):
                     for w in details["waiting"]],
         "texts": texts[:TEXTS_SHOWN], "more_texts": texts[TEXTS_SHOWN:],
         "quick_periods": quick,
+        "model_c": _model_c(period, today),
         **_snapshot_context(),
     }
     return render(request, "reporting/dashboard.html", context, status=400 if form.errors else 200)
 
 
+def _model_c(period, today):
+    """Model C (issue 11): the balance per year and pair of institutions, for the years of the chosen period."""
+    first = period.date_from.year if period.date_from else None
+    last = period.date_to.year if period.date_to else today.year
+    years = range(first, last + 1) if first else None
+    return billing_selectors.model_c_balance(years=list(years) if years is not None else None)
+
+
 # How the page arranges the sections: columns of one or more stacked cards, half or full width.
 # The amounts of the cost approvals stand under their counts; the open referrals beside the oldest ones.
 PAGE_GRID = {
-    "sheet": [["parties"], ["decisions"], ["cost_approvals", "cost_amounts"], ["closures"]],
+    "sheet": [["parties"], ["decisions"], ["cost_approvals", "cost_amounts", "money"], ["closures"]],
     "extra": [["flows"], ["waiting_times"], ["target_groups"], ["case_durations"], ["closure_grounds"],
               ["trend"]],
 }

@@ -819,8 +819,9 @@ def test_invoice_recorded_by_the_leading_institution(client, cost_approval, sign
 
 # session, user, memberships, referral, access log insert, meetings, cost approvals, 2 x (institution +
 # municipalities + contact persons) for the two party cards, the client's municipality, comments,
-# documents, timeline, the reminder settings (due dates of the next step, issue 13).
-DETAIL_QUERIES = 18
+# documents, timeline, the reminder settings (due dates of the next step, issue 13); measures, invoices and the
+# case fee's configuration (2) (issue 11).
+DETAIL_QUERIES = 22
 
 
 @pytest.mark.parametrize("n", [1, 5])

@@ -24,6 +24,7 @@ from referrals.models import (
     DocumentKind,
     EventKind,
     Language,
+    Measure,
     MeetingDecision,
     Process,
     RejectionReason,
@@ -107,6 +108,11 @@ class NullableRefExtension(OpenApiSerializerFieldExtension):
 
 class InstitutionField(BoundedLookupMixin, serializers.PrimaryKeyRelatedField):
     pass
+
+
+class MeasureField(BoundedLookupMixin, serializers.PrimaryKeyRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Measure.objects.all(), **kwargs)
 
 
 class MunicipalityField(BoundedLookupMixin, serializers.SlugRelatedField):
@@ -615,6 +621,16 @@ class CostApprovalSerializer(serializers.Serializer):
     refusal_reason = serializers.CharField(read_only=True)
     invoice_received_on = serializers.DateField(read_only=True, allow_null=True)
     invoice_forwarded_on = serializers.DateField(read_only=True, allow_null=True)
+    # Issue 11: who pays (the referrer unless the other party is named with a reason) and the measure covered.
+    financing_institution_id = InstitutionField(
+        queryset=Institution.objects.all(), source="financing_institution", required=False, write_only=True,
+        help_text=_("Another party institution that pays (where the client is entitled to benefits); "
+                    "default: the referrer."))
+    financing_reason = StrictCharField(required=False, allow_blank=True, default="",
+                                       help_text=_("Why not the referrer pays; needed with financing_institution_id."))
+    measure_id = MeasureField(source="covered_measure", required=False, allow_null=True, default=None,
+                              help_text=_("The planned measure this approval is for; without one, a measure is "
+                                          "created from the request."))
 
 
 class AhvSerializer(serializers.Serializer):

@@ -1,0 +1,74 @@
+"""Model C: per pair of institutions and year, cases given vs taken and the fees model A would produce, shown on
+the coordinator's key-figures page with its table - for the pilot's 52 referrals and on a small exact example."""
+
+import datetime
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from test_billing_statements import d, run_case
+from test_reporting_pilot_data import build_pilot, make_user, pilot_directory
+
+from billing import selectors, services
+from referrals import selectors as referral_selectors
+
+
+@pytest.fixture
+def concept_rates(administrator):
+    for kind, rate in (("iv", "227.00"), ("rav", "125.00"), ("social", "125.00")):
+        services.fee_rate_create(actor=administrator, leader_kind=kind, monthly_rate_chf=Decimal(rate),
+                                 valid_from=datetime.date(2019, 1, 1))
+
+
+def test_model_c_counts_every_case_once_per_year_and_prices_months_with_model_a(concept_rates, make_referral,
+                                                                                 receiving_worker):
+    # Model B is configured (nothing set): model C still shows what model A would produce.
+    run_case(make_referral, receiving_worker, start=d(2, 10), end=d(5, 3))  # Feb..May: 4 months
+    run_case(make_referral, receiving_worker, start=d(11, 30))  # Nov, Dec this year; more next year
+    run_case(make_referral, receiving_worker, start=d(3, 1), iv_procedure_running=True)  # not billable
+
+    result = selectors.model_c_balance(years=[d(1, 1).year])
+
+    [row] = result.rows
+    assert (row.first.name, row.second.name) == ("Sozialdienste Stadt Luzern", "WAS IV Luzern")
+    assert (row.given, row.taken) == (3, 0)
+    assert row.fees_second_bills == Decimal("227.00") * 6
+    assert row.fees_first_bills == Decimal("0.00")
+    assert row.balance == Decimal("-1362.00")  # the IV would receive CHF 1'362.00 net
+
+
+def test_coordinator_sees_the_model_c_balance_for_the_pilot_data_with_its_table(client, db, administrator):
+    directory = pilot_directory()
+    coordinator = make_user("koordination.pilot", directory["rav"], ["coordinator"])
+    for kind, rate in (("iv", "227.00"), ("rav", "125.00"), ("social", "125.00")):
+        services.fee_rate_create(actor=administrator, leader_kind=kind, monthly_rate_chf=Decimal(rate),
+                                 valid_from=datetime.date(2019, 1, 1))
+    build_pilot(directory=directory)
+    client.force_login(coordinator)
+
+    html = client.get(reverse("reporting:dashboard")).content.decode()
+
+    section = html[html.index('data-testid="model-c"'):]
+    section = section[:section.index("</section>")]
+    assert "<table" in section and "<caption" in section
+    result = selectors.model_c_balance()
+    assert result.rows and result.rates_configured
+    for row in result.rows:
+        assert row.first.name in section and row.second.name in section
+    # Every case active in a year counts once in that year, in the row of its pair.
+    for year in sorted({row.year for row in result.rows}):
+        active = referral_selectors.cases_active_between(datetime.date(year, 1, 1), datetime.date(year, 12, 31))
+        assert sum(r.given + r.taken for r in result.rows if r.year == year) == active.count()
+    # The pilot's flows go both ways between the RAV Luzern and the IV, and fees follow model A's conditions:
+    # social services clients all had personal social assistance before, so social services bill nothing.
+    assert any(r.given and r.taken for r in result.rows) or any(r.fees_first_bills and r.fees_second_bills
+                                                                 for r in result.rows)
+    social_leads = [r for r in result.rows if "Fachstelle Sucht" in (r.first.name, r.second.name)]
+    assert all(r.fees_first_bills == r.fees_second_bills == 0 for r in social_leads)
+    assert re.search(r"would receive CHF [\d']+\.\d\d net|erhielte netto CHF", section) or "balanced" in section
+
+
+def test_model_c_is_for_the_coordinator_page_only(client, referrer):
+    client.force_login(referrer)
+    assert client.get(reverse("reporting:dashboard")).status_code == 403
