@@ -8,6 +8,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
@@ -27,7 +28,14 @@ def d(month, day):
 
 
 def run_case(make_referral, worker, *, start, end=None, **situation):
-    """A case social services -> IV, active from `start` (handover agreed) to `end` (closing meeting)."""
+    """A case social services -> IV, active from `start` (handover agreed) to `end` (closing meeting).
+
+    Recorded as on the last day of that year: meeting notes are plausible only within a year back (issue 10)."""
+    with time_machine.travel(datetime.datetime(YEAR, 12, 31, 12, tzinfo=datetime.UTC), tick=False):
+        return _run_case(make_referral, worker, start=start, end=end, **situation)
+
+
+def _run_case(make_referral, worker, *, start, end=None, **situation):
     if situation.get("iv_procedure_running"):
         situation.setdefault("justification", "IV procedure runs, but OPTIMA coaching is agreed with the IV.")
     referral = make_referral(Status.ACCEPTED, **situation)

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from knox.models import AuthToken
 from openpyxl import load_workbook
 from pypdf import PdfReader
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from test_billing_statements import d, run_case
 
@@ -23,8 +23,8 @@ from referrals.models import Status
 
 def api(user):
     client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _row, token = AuthToken.objects.create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

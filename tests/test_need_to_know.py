@@ -134,7 +134,8 @@ def test_non_parties_cannot_show_the_ahv_number_and_the_attempt_is_recorded(clie
     assert AuditRecord.objects.filter(actor=user, referral=case, outcome="denied").count() == 1
 
 
-def test_the_coordinators_list_is_pseudonymised_and_a_name_search_finds_nothing(client, case, coordinator, english_pages):
+def test_the_coordinators_list_is_pseudonymised_and_a_name_search_finds_nothing(
+        client, case, coordinator, english_pages):
     client.force_login(coordinator)
     listed = client.get(reverse("referrals:list")).content.decode()
     assert case.reference in listed and leaks(listed) == []
