@@ -212,3 +212,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=6, day_of_month=1),
     },
 }
+
+# --- dates, languages, directory (issue 12) ---
+# Dates are typed as dd.mm.yyyy in every language and browser (optima/forms.py); ISO stays accepted.
+DATE_INPUT_FORMATS = ["%d.%m.%Y", "%d.%m.%y", "%Y-%m-%d"]
+DATETIME_INPUT_FORMATS = ["%d.%m.%Y %H:%M", "%d.%m.%Y %H.%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d.%m.%Y"]

@@ -4,7 +4,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from institutions.models import Institution, Municipality, ProblemArea, User
+from institutions.models import Institution, InstitutionKind, Municipality, ProblemArea, User
+from optima.forms import SwissDateField, SwissDateInput, SwissDateTimeField, SwissDateTimeInput
 
 from .ahv import AHV_EXAMPLE, normalize_ahv
 from .models import (
@@ -18,24 +19,13 @@ from .models import (
 )
 from .rules import Situation
 
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs=attrs, format="%Y-%m-%d")
-
-
-class DateTimeInput(forms.DateTimeInput):
-    input_type = "datetime-local"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
+# Dates are typed as dd.mm.yyyy in every browser (issue 12); the old names stay for other modules.
+DateInput = SwissDateInput
+DateTimeInput = SwissDateTimeInput
 
 
 def _date(label, help_text=""):
-    return forms.DateField(label=label, required=False, widget=DateInput, help_text=help_text,
-                           input_formats=["%Y-%m-%d", "%d.%m.%Y"])
+    return SwissDateField(label=label, required=False, help_text=help_text)
 
 
 def _check(label, help_text=""):
@@ -63,6 +53,8 @@ class ReferralForm(forms.Form):
                      "email", "preferred_language"]
     SITUATION_FIELDS = list(Situation.FIELDS)
     RECEIVER_FIELDS = ["receiving_institution", "mandate", "problem_areas", "planned_duration_months"]
+    # Shown before the receiver; it only narrows and preselects the receiver list (not stored).
+    RECEIVER_FORM_FIELDS = ["receiving_kind", *RECEIVER_FIELDS]
     CONSENT_FIELDS = ["consent_given_on", "consent_form"]
 
     first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
@@ -97,6 +89,12 @@ class ReferralForm(forms.Form):
     last_iv_rejection_on = _date(_("Date of the last IV rejection"), _("Leave empty if there was none."))
     last_rav_registration_on = _date(_("Date of the last RAV registration"), _("Leave empty if there was none."))
 
+    receiving_kind = forms.ChoiceField(
+        label=_("Which kind of institution should take over?"), choices=InstitutionKind.choices, required=False,
+        widget=forms.RadioSelect,
+        help_text=_("The list below then shows the institutions of this kind responsible for the client's "
+                    "municipality first, and chooses the only one for you."),
+    )
     receiving_institution = InstitutionChoiceField(
         label=_("Which institution should take over the case management?"),
         queryset=Institution.objects.filter(active=True), required=False,
@@ -131,6 +129,48 @@ class ReferralForm(forms.Form):
         if referring_institution is not None:
             self.fields["receiving_institution"].queryset = Institution.objects.filter(active=True).exclude(
                 pk=referring_institution.pk)
+        self._arrange_receivers()
+
+    def _raw(self, name):
+        if self.is_bound:
+            return self.data.get(self.add_prefix(name)) or ""
+        value = self.initial.get(name)
+        return str(getattr(value, "pk", value) or "")
+
+    def _arrange_receivers(self):
+        """Responsible institutions for the client's municipality first; with a kind chosen, only that kind,
+        and the only responsible one of it preselected."""
+        field = self.fields["receiving_institution"]
+        kind = self._raw("receiving_kind")
+        institutions = list(field.queryset.order_by("kind", "name"))
+        if kind in InstitutionKind.values:
+            institutions = [i for i in institutions if i.kind == kind]
+        municipality = self._raw("municipality")
+        responsible_ids = set()
+        if municipality.isdigit():
+            responsible_ids = set(Institution.municipalities.through.objects.filter(
+                municipality_id=int(municipality)).values_list("institution_id", flat=True))
+        responsible = [i for i in institutions if i.pk in responsible_ids]
+        others = [i for i in institutions if i.pk not in responsible_ids]
+
+        def options(items):
+            return [(i.pk, field.label_from_instance(i)) for i in items]
+
+        if responsible:
+            name = Municipality.objects.filter(pk=int(municipality)).values_list("name", flat=True).first()
+            field.choices = [("", _("Choose an institution")),
+                             (_("Responsible for %(name)s") % {"name": name}, options(responsible)),
+                             (_("Other institutions"), options(others))]
+        else:
+            field.choices = [("", _("Choose an institution")), *options(institutions)]
+        chosen = self._raw("receiving_institution")
+        if kind in InstitutionKind.values and len(responsible) == 1 and \
+                chosen not in {str(i.pk) for i in institutions}:
+            if self.is_bound:
+                self.data = self.data.copy()
+                self.data[self.add_prefix("receiving_institution")] = str(responsible[0].pk)
+            else:
+                self.initial["receiving_institution"] = responsible[0].pk
 
     def clean_ahv_number(self):
         value = (self.cleaned_data.get("ahv_number") or "").strip()
@@ -153,7 +193,7 @@ class ReferralForm(forms.Form):
              [self[name] for name in self.SITUATION_FIELDS]),
             ("receiver", _("3. Who should take over, and why"),
              _("Choose the institution best placed to help, and say what it should achieve."),
-             [self[name] for name in self.RECEIVER_FIELDS]),
+             [self[name] for name in self.RECEIVER_FORM_FIELDS]),
             ("consent", _("4. Consent"), _("Participation is voluntary: record the client's agreement."),
              [self[name] for name in self.CONSENT_FIELDS]),
         ]
@@ -195,13 +235,12 @@ class CommentForm(forms.Form):
 
 
 class ScheduleMeetingForm(forms.Form):
-    scheduled_at = forms.DateTimeField(label=_("Date and time"), widget=DateTimeInput,
-                                       input_formats=["%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"])
+    scheduled_at = SwissDateTimeField(label=_("Date and time"))
     location = forms.CharField(label=_("Place"), required=False, max_length=200)
 
 
 class HandoverForm(forms.Form):
-    held_on = forms.DateField(label=_("The handover meeting took place on"), widget=DateInput)
+    held_on = SwissDateField(label=_("The handover meeting took place on"))
     all_agreed = forms.TypedChoiceField(
         label=_("Do the client, the referring and the receiving case worker all agree to the note?"),
         choices=[("yes", _("Yes – OPTIMA starts")), ("no", _("No – OPTIMA does not start"))],
@@ -217,7 +256,7 @@ class HandoverForm(forms.Form):
 
 
 class StatusMeetingForm(forms.Form):
-    held_on = forms.DateField(label=_("The status meeting took place on"), widget=DateInput)
+    held_on = SwissDateField(label=_("The status meeting took place on"))
     progress = forms.CharField(label=_("Progress since the last meeting"), widget=forms.Textarea(attrs={"rows": 3}))
     next_steps = forms.CharField(label=_("Next steps and measures"), required=False,
                                  widget=forms.Textarea(attrs={"rows": 2}))
@@ -238,8 +277,8 @@ class CostApprovalForm(forms.Form):
     provider = forms.CharField(label=_("Provider"), max_length=200)
     amount_chf = forms.DecimalField(label=_("Amount in CHF"), min_value=0, max_digits=10, decimal_places=2,
                                     localize=False, widget=forms.NumberInput(attrs={"step": "0.05"}))
-    starts_on = forms.DateField(label=_("From"), widget=DateInput)
-    ends_on = forms.DateField(label=_("Until"), widget=DateInput)
+    starts_on = SwissDateField(label=_("From"))
+    ends_on = SwissDateField(label=_("Until"))
     justification = forms.CharField(label=_("Justification"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
@@ -248,7 +287,7 @@ class RefuseCostApprovalForm(forms.Form):
 
 
 class InvoiceForm(forms.Form):
-    received_on = forms.DateField(label=_("Invoice received on"), widget=DateInput)
+    received_on = SwissDateField(label=_("Invoice received on"))
     forwarded_on = _date(_("Forwarded to the financing institution on"))
 
 

@@ -106,8 +106,8 @@ def referral_timeline(referral):
 
 
 class NextStep:
-    def __init__(self, text, my_turn, anchor=""):
-        self.text, self.my_turn, self.anchor = text, my_turn, anchor
+    def __init__(self, text, my_turn, anchor="", finished=False):
+        self.text, self.my_turn, self.anchor, self.finished = text, my_turn, anchor, finished
 
 
 def next_step_for(user, referral):
@@ -146,4 +146,4 @@ def next_step_for(user, referral):
                           "sign cost approvals when asked.")
                         % {"institution": referral.receiving_institution.name}, False)
     return NextStep(_("Nothing more to do: this referral is finished (%(status)s).")
-                    % {"status": referral.get_status_display()}, False)
+                    % {"status": referral.get_status_display()}, False, finished=True)
