@@ -4,6 +4,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from optima.languages import PRODUCT_LANGUAGES
+
 
 class InstitutionKind(models.TextChoices):
     RAV = "rav", _("RAV (regional employment office)")
@@ -39,6 +41,10 @@ class Role(models.TextChoices):
 
 class User(AbstractUser):
     phone = models.CharField(_("phone"), max_length=40, blank=True)
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=PRODUCT_LANGUAGES,
+        help_text=_("The language of the pages and of the e-mails to this person. Empty: German."),
+    )
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

@@ -1,6 +1,9 @@
 """Writes to the directory. The import command and the admin call these."""
 
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from .models import Membership, Role
 
@@ -26,3 +29,15 @@ def user_sync_admin_flags(*, user):
     if user.is_staff != is_admin or user.is_superuser != is_admin:
         user.is_staff = user.is_superuser = is_admin
         user.save(update_fields=["is_staff", "is_superuser"])
+
+
+def user_set_language(*, user, actor, language):
+    """Remember the language a user chose; pages and e-mails to them use it from now on."""
+    if actor.pk != user.pk and not actor.is_superuser:
+        raise PermissionDenied(_("You can only change your own language."))
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": [_("Choose one of the offered languages.")]})
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return user

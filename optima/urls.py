@@ -11,6 +11,7 @@ urlpatterns = [
     path("anmelden/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("abmelden/", auth_views.LogoutView.as_view(), name="logout"),
     path("verzeichnis/", institution_views.directory, name="directory"),
+    path("sprache/", institution_views.set_language, name="language"),
     path("faelle/", include("referrals.urls")),
     path("kennzahlen/", include("reporting.urls")),
     path("api/v1/reports/", include("reporting.api_urls")),
