@@ -3,6 +3,7 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from optima.languages import PRODUCT_LANGUAGES
 
@@ -45,6 +46,8 @@ class User(AbstractUser):
         _("language"), max_length=10, blank=True, choices=PRODUCT_LANGUAGES,
         help_text=_("The language of the pages and of the e-mails to this person. Empty: German."),
     )
+    # Every change of a person is recorded (who, when, what); not the password hash or log-in times.
+    history = HistoricalRecords(excluded_fields=["password", "last_login"])
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -87,6 +90,7 @@ class Institution(models.Model):
     municipalities = models.ManyToManyField(
         Municipality, related_name="institutions", blank=True, verbose_name=_("municipalities served")
     )
+    history = HistoricalRecords(m2m_fields=[municipalities])
 
     class Meta:
         ordering = ["name"]
@@ -116,6 +120,7 @@ class Membership(models.Model):
     is_signatory = models.BooleanField(_("signatory"), default=False)
     is_coordinator = models.BooleanField(_("IIZ coordinator"), default=False)
     is_admin = models.BooleanField(_("administrator"), default=False)
+    history = HistoricalRecords()
 
     ROLE_FIELDS = {
         Role.CASE_WORKER: "is_case_worker",

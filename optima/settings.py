@@ -226,3 +226,6 @@ LANGUAGES = PRODUCT_LANGUAGES
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "django.middleware.locale.LocaleMiddleware"]
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
                   "institutions.middleware.UserLanguageMiddleware")
+# Change history of the directory (who, when, what): django-simple-history on institutions, people, roles.
+INSTALLED_APPS += ["simple_history"]
+MIDDLEWARE += ["simple_history.middleware.HistoryRequestMiddleware"]

@@ -20,8 +20,14 @@ def _link(referral):
     return settings.SITE_URL.rstrip("/") + reverse("referrals:detail", args=[referral.pk])
 
 
-def _addresses(users, exclude_user_id=None):
-    return sorted({u.email for u in users if u.email and u.pk != exclude_user_id})
+def _recipients(users, exclude_user_id=None):
+    """The users to write to: with an e-mail address, not the actor, each address once."""
+    seen, result = set(), []
+    for user in users:
+        if user.email and user.pk != exclude_user_id and user.email not in seen:
+            seen.add(user.email)
+            result.append(user)
+    return result
 
 
 def _send(recipients, subject, lines, referral):
@@ -30,6 +36,26 @@ def _send(recipients, subject, lines, referral):
     body = "\n\n".join([*lines, _("Open the referral: %(link)s") % {"link": _link(referral)},
                         _("This e-mail contains no client data on purpose. Please do not reply to it.")])
     enqueue_email(subject=subject, body=body, recipients=recipients)
+
+
+def _deliver(recipients, referral, build):
+    """One e-mail per language: every recipient reads it in their own language (issue 12).
+
+    `recipients` are users (their `language`, German when unset) or bare addresses (an institution's shared
+    mailbox: German). `build()` returns (subject, lines) and runs with that language active.
+    """
+    by_language = {}
+    for recipient in recipients:
+        if isinstance(recipient, str):
+            email, language = recipient, settings.LANGUAGE_CODE
+        else:
+            email, language = recipient.email, getattr(recipient, "language", "") or settings.LANGUAGE_CODE
+        if email:
+            by_language.setdefault(language, set()).add(email)
+    for language in sorted(by_language):
+        with translation.override(language):
+            subject, lines = build()
+            _send(sorted(by_language[language]), subject, lines, referral)
 
 
 def _referral(referral_id):
@@ -45,89 +71,82 @@ def _party_case_workers(referral):
 
 
 def referral_submitted(referral_id):
-    with translation.override(settings.LANGUAGE_CODE):
-        referral = _referral(referral_id)
-        contacts = institution_members_with_role(referral.receiving_institution, Role.CONTACT_PERSON)
-        recipients = _addresses(contacts) or ([referral.receiving_institution.email]
-                                              if referral.receiving_institution.email else [])
-        _send(recipients, _("New OPTIMA referral %(ref)s") % {"ref": referral.reference},
-              [_("%(institution)s has sent your institution an OPTIMA referral. Please decide whether you accept "
-                 "it and assign a case worker, or reject it with a reason.")
-               % {"institution": referral.referring_institution.name}], referral)
+    referral = _referral(referral_id)
+    contacts = _recipients(institution_members_with_role(referral.receiving_institution, Role.CONTACT_PERSON))
+    recipients = contacts or ([referral.receiving_institution.email] if referral.receiving_institution.email else [])
+    _deliver(recipients, referral, lambda: (
+        _("New OPTIMA referral %(ref)s") % {"ref": referral.reference},
+        [_("%(institution)s has sent your institution an OPTIMA referral. Please decide whether you accept "
+           "it and assign a case worker, or reject it with a reason.")
+         % {"institution": referral.referring_institution.name}]))
 
 
 def referral_decided(referral_id):
-    with translation.override(settings.LANGUAGE_CODE):
-        referral = _referral(referral_id)
-        _send(_addresses([referral.referring_case_worker]),
-              _("OPTIMA referral %(ref)s: %(status)s") % {"ref": referral.reference,
-                                                          "status": referral.get_status_display()},
-              [_("%(institution)s has decided on your referral: %(status)s.")
-               % {"institution": referral.receiving_institution.name, "status": referral.get_status_display()}],
-              referral)
+    referral = _referral(referral_id)
+    _deliver(_recipients([referral.referring_case_worker]), referral, lambda: (
+        _("OPTIMA referral %(ref)s: %(status)s") % {"ref": referral.reference,
+                                                    "status": referral.get_status_display()},
+        [_("%(institution)s has decided on your referral: %(status)s.")
+         % {"institution": referral.receiving_institution.name, "status": referral.get_status_display()}]))
 
 
 def referral_withdrawn(referral_id):
-    with translation.override(settings.LANGUAGE_CODE):
-        referral = _referral(referral_id)
-        contacts = institution_members_with_role(referral.receiving_institution, Role.CONTACT_PERSON)
-        _send(_addresses(contacts), _("OPTIMA referral %(ref)s withdrawn") % {"ref": referral.reference},
-              [_("The referring institution has withdrawn this referral. Nothing more to do.")], referral)
+    referral = _referral(referral_id)
+    contacts = institution_members_with_role(referral.receiving_institution, Role.CONTACT_PERSON)
+    _deliver(_recipients(contacts), referral, lambda: (
+        _("OPTIMA referral %(ref)s withdrawn") % {"ref": referral.reference},
+        [_("The referring institution has withdrawn this referral. Nothing more to do.")]))
 
 
 def referral_status_changed(referral_id, actor_id):
-    with translation.override(settings.LANGUAGE_CODE):
-        referral = _referral(referral_id)
-        _send(_addresses(_party_case_workers(referral), actor_id),
-              _("OPTIMA referral %(ref)s: %(status)s") % {"ref": referral.reference,
-                                                          "status": referral.get_status_display()},
-              [_("The status of this referral is now: %(status)s.") % {"status": referral.get_status_display()}],
-              referral)
+    referral = _referral(referral_id)
+    _deliver(_recipients(_party_case_workers(referral), actor_id), referral, lambda: (
+        _("OPTIMA referral %(ref)s: %(status)s") % {"ref": referral.reference,
+                                                    "status": referral.get_status_display()},
+        [_("The status of this referral is now: %(status)s.") % {"status": referral.get_status_display()}]))
 
 
 def comment_added(referral_id, actor_id):
-    with translation.override(settings.LANGUAGE_CODE):
-        referral = _referral(referral_id)
-        recipients = list(_party_case_workers(referral))
-        # A draft is not the receiver's yet: its contact persons hear of it only when it is sent.
-        if referral.assigned_case_worker is None and referral.receiving_institution and referral.status != "draft":
-            recipients += list(institution_members_with_role(referral.receiving_institution, Role.CONTACT_PERSON))
-        _send(_addresses(recipients, actor_id), _("OPTIMA referral %(ref)s: new question or comment")
-              % {"ref": referral.reference}, [_("There is a new question or comment on this referral.")], referral)
+    referral = _referral(referral_id)
+    recipients = list(_party_case_workers(referral))
+    # A draft is not the receiver's yet: its contact persons hear of it only when it is sent.
+    if referral.assigned_case_worker is None and referral.receiving_institution and referral.status != "draft":
+        recipients += list(institution_members_with_role(referral.receiving_institution, Role.CONTACT_PERSON))
+    _deliver(_recipients(recipients, actor_id), referral, lambda: (
+        _("OPTIMA referral %(ref)s: new question or comment") % {"ref": referral.reference},
+        [_("There is a new question or comment on this referral.")]))
 
 
 def meeting_scheduled(referral_id, meeting_id, actor_id):
     from .models import Meeting
 
-    with translation.override(settings.LANGUAGE_CODE):
-        referral = _referral(referral_id)
-        meeting = Meeting.objects.get(pk=meeting_id)
-        when = timezone.localtime(meeting.scheduled_at).strftime("%d.%m.%Y %H:%M") if meeting.scheduled_at else ""
-        _send(_addresses(_party_case_workers(referral), actor_id),
-              _("OPTIMA referral %(ref)s: %(meeting)s on %(when)s")
-              % {"ref": referral.reference, "meeting": meeting.get_kind_display(), "when": when},
-              [_("A meeting has been scheduled: %(meeting)s on %(when)s.")
-               % {"meeting": meeting.get_kind_display(), "when": when}], referral)
+    referral = _referral(referral_id)
+    meeting = Meeting.objects.get(pk=meeting_id)
+    when = timezone.localtime(meeting.scheduled_at).strftime("%d.%m.%Y %H:%M") if meeting.scheduled_at else ""
+    _deliver(_recipients(_party_case_workers(referral), actor_id), referral, lambda: (
+        _("OPTIMA referral %(ref)s: %(meeting)s on %(when)s")
+        % {"ref": referral.reference, "meeting": meeting.get_kind_display(), "when": when},
+        [_("A meeting has been scheduled: %(meeting)s on %(when)s.")
+         % {"meeting": meeting.get_kind_display(), "when": when}]))
 
 
 def cost_approval_requested(cost_approval_id):
     from .models import CostApproval
 
-    with translation.override(settings.LANGUAGE_CODE):
-        approval = CostApproval.objects.select_related("referral", "financing_institution").get(pk=cost_approval_id)
-        signatories = institution_members_with_role(approval.financing_institution, Role.SIGNATORY)
-        _send(_addresses(signatories), _("OPTIMA referral %(ref)s: cost approval to sign")
-              % {"ref": approval.referral.reference},
-              [_("A cost approval (Kostengutsprache) over CHF %(amount)s waits for your signature or refusal.")
-               % {"amount": chf(approval.amount_chf).removeprefix("CHF ")}], approval.referral)
+    approval = CostApproval.objects.select_related("referral", "financing_institution").get(pk=cost_approval_id)
+    signatories = institution_members_with_role(approval.financing_institution, Role.SIGNATORY)
+    _deliver(_recipients(signatories), approval.referral, lambda: (
+        _("OPTIMA referral %(ref)s: cost approval to sign") % {"ref": approval.referral.reference},
+        [_("A cost approval (Kostengutsprache) over CHF %(amount)s waits for your signature or refusal.")
+         % {"amount": chf(approval.amount_chf).removeprefix("CHF ")}]))
 
 
 def cost_approval_decided(cost_approval_id):
     from .models import CostApproval
 
-    with translation.override(settings.LANGUAGE_CODE):
-        approval = CostApproval.objects.select_related("referral", "requested_by").get(pk=cost_approval_id)
-        _send(_addresses([approval.requested_by]), _("OPTIMA referral %(ref)s: cost approval %(status)s")
-              % {"ref": approval.referral.reference, "status": approval.get_status_display()},
-              [_("The cost approval for “%(measure)s” was decided: %(status)s.")
-               % {"measure": approval.measure, "status": approval.get_status_display()}], approval.referral)
+    approval = CostApproval.objects.select_related("referral", "requested_by").get(pk=cost_approval_id)
+    _deliver(_recipients([approval.requested_by]), approval.referral, lambda: (
+        _("OPTIMA referral %(ref)s: cost approval %(status)s")
+        % {"ref": approval.referral.reference, "status": approval.get_status_display()},
+        [_("The cost approval for “%(measure)s” was decided: %(status)s.")
+         % {"measure": approval.measure, "status": approval.get_status_display()}]))
