@@ -134,7 +134,8 @@ def test_only_administrators_may_save_through_the_service(referrer, directory):
 def test_the_yaml_dry_run_shows_what_would_change_and_saves_nothing(client, administrator, directory):
     client.force_login(administrator)
     yaml_text = ("municipalities:\n  - {bfs: 1059, name: Kriens}\n"
-                 "institutions:\n  - {key: rav-kriens, name: RAV Kriens, kind: rav, email: k@example.ch, municipalities: [1059]}\n")
+                 "institutions:\n  - {key: rav-kriens, name: RAV Kriens, kind: rav, email: k@example.ch,"
+                 " municipalities: [1059]}\n")
     upload = SimpleUploadedFile("directory.yaml", yaml_text.encode(), content_type="application/x-yaml")
     response = client.post(reverse("directory_import_dry_run"), {"file": upload})
     html = response.content.decode()
