@@ -111,7 +111,7 @@ class ReferralForm(forms.Form):
         help_text=_("Needed for a referral to social services (OPTIMA-SH): at least one."),
     )
     planned_duration_months = forms.IntegerField(
-        label=_("Planned duration in months"), min_value=1, max_value=24, required=False,
+        label=_("Planned duration in months"), min_value=1, max_value=24, required=False, initial=6,
         help_text=_("Usually 3 or 6 months."),
     )
     consent_given_on = _date(_("Date of the client's consent"))
