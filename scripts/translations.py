@@ -12,12 +12,14 @@ Plural entries are exported as {"msgid": ["singular form", "plural form", ...]}.
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import polib
 
 ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdf]|\{\w+\}")
 sys.path.insert(0, str(ROOT))
 from optima.languages import TRANSLATED_LOCALES  # noqa: E402
 
@@ -46,11 +48,14 @@ def _list(locales):
     total = 0
     for locale in locales:
         entries = missing_entries(locale)
-        total += len(entries)
-        print(f"{locale}: {len(entries)} untranslated or fuzzy")
+        problems = placeholder_problems(locale)
+        total += len(entries) + len(problems)
+        print(f"{locale}: {len(entries)} untranslated or fuzzy, {len(problems)} with wrong placeholders")
         for entry in entries:
             where = ", ".join(f"{f}:{line}" for f, line in entry.occurrences[:2])
             print(f"  - {entry.msgid!r}  ({where})")
+        for msgid, text in problems:
+            print(f"  ! placeholders differ: {msgid!r} -> {text!r}")
     return 1 if total else 0
 
 
@@ -62,9 +67,43 @@ def _export(locale, target):
     print(f"{len(data)} entries written to {target}")
 
 
+PLURAL_FORMS = {"de": "nplurals=2; plural=(n != 1);", "fr": "nplurals=2; plural=(n > 1);",
+                "it": "nplurals=2; plural=(n != 1);"}
+
+
+def _fix_header(po, locale):
+    """A fresh catalogue from makemessages has placeholders in its header; fill them in."""
+    if "INTEGER" in po.metadata.get("Plural-Forms", "INTEGER"):
+        po.metadata["Plural-Forms"] = PLURAL_FORMS[locale[:2]]
+    if not po.metadata.get("Language"):
+        po.metadata["Language"] = locale
+    po.metadata["Project-Id-Version"] = "OPTIMA Referrals"
+    po.metadata_is_fuzzy = False
+
+
+def placeholders(text):
+    return sorted(set(PLACEHOLDER.findall(text or "")))
+
+
+def placeholder_problems(locale):
+    """Translations whose %(name)s / {name} placeholders differ from the English source."""
+    problems = []
+    for entry in polib.pofile(str(po_path(locale))):
+        if entry.obsolete or "fuzzy" in entry.flags:
+            continue
+        pairs = [(entry.msgid, entry.msgstr)] if not entry.msgid_plural else [
+            (entry.msgid_plural if index else entry.msgid, text) for index, text in entry.msgstr_plural.items()]
+        for source, text in pairs:
+            if text and placeholders(text) != placeholders(source) and not (
+                    entry.msgid_plural and set(placeholders(text)) <= set(placeholders(entry.msgid_plural))):
+                problems.append((entry.msgid, text))
+    return problems
+
+
 def _apply(locale, source):
     data = json.loads(Path(source).read_text(encoding="utf-8"))
     po = polib.pofile(str(po_path(locale)))
+    _fix_header(po, locale)
     count = 0
     for entry in po:
         value = data.get(entry.msgid)
