@@ -164,13 +164,14 @@ class ReferralForm(forms.Form):
         else:
             field.choices = [("", _("Choose an institution")), *options(institutions)]
         chosen = self._raw("receiving_institution")
-        if kind in InstitutionKind.values and len(responsible) == 1 and \
-                chosen not in {str(i.pk) for i in institutions}:
+        # With a kind chosen: the only responsible institution of it, or the only one of it at all.
+        only = responsible if len(responsible) == 1 else (institutions if len(institutions) == 1 else [])
+        if kind in InstitutionKind.values and only and chosen not in {str(i.pk) for i in institutions}:
             if self.is_bound:
                 self.data = self.data.copy()
-                self.data[self.add_prefix("receiving_institution")] = str(responsible[0].pk)
+                self.data[self.add_prefix("receiving_institution")] = str(only[0].pk)
             else:
-                self.initial["receiving_institution"] = responsible[0].pk
+                self.initial["receiving_institution"] = only[0].pk
 
     def clean_ahv_number(self):
         value = (self.cleaned_data.get("ahv_number") or "").strip()
