@@ -202,14 +202,16 @@ def test_new_institution_with_contact_person_takes_at_most_12_decisions_and_is_a
 SCROLLS = "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})"
 
 
-@pytest.mark.parametrize("viewport", [PHONE, bs.TABLET], ids=["390", "768"])
+@pytest.mark.parametrize("viewport", [PHONE, bs.TABLET, bs.DESKTOP], ids=["390", "768", "1280"])
 def test_no_page_scrolls_sideways_on_phones_and_tablets(log_in, cost_approval, receiving_worker, coordinator,
-                                                        viewport):
+                                                        administrator, viewport):
     worker = log_in(receiving_worker, viewport=viewport)
     kpi = log_in(coordinator, viewport=viewport)
+    admin = log_in(administrator, viewport=viewport)
     pages = [("start", worker, "/"), ("form", worker, "/faelle/neu/"),
              ("case", worker, bs.case_path(cost_approval.referral)), ("list", worker, "/faelle/"),
-             ("kpi", kpi, "/kennzahlen/")]
+             ("kpi", kpi, "/kennzahlen/"), ("directory-admin", admin, "/verzeichnis/verwalten/"),
+             ("institution", admin, f"/verzeichnis/verwalten/{cost_approval.referral.receiving_institution_id}/")]
     too_wide = {}
     for name, persona, path in pages:
         assert persona.goto(path).status == 200, path
@@ -240,7 +242,8 @@ def test_axe_finds_nothing_serious_on_any_reachable_page(log_in, chromium, live_
         ("closed case", worker, bs.case_path(closed)),
         ("start (signatory)", sign, "/"), ("cost approval to sign", sign, bs.case_path(cost_approval.referral)),
         ("start (coordinator)", coord, "/"), ("key figures", coord, "/kennzahlen/"),
-        ("directory admin", admin, "/verzeichnis/verwalten/"), ("new institution", admin, "/verzeichnis/verwalten/neu/"),
+        ("directory admin", admin, "/verzeichnis/verwalten/"),
+        ("new institution", admin, "/verzeichnis/verwalten/neu/"),
         ("edit institution", admin, f"/verzeichnis/verwalten/{submitted.receiving_institution_id}/"),
         ("404", sd, "/faelle/999999/"),
     ]
