@@ -158,3 +158,23 @@ def test_dates_are_read_and_written_as_dd_mm_yyyy_in_every_language(language):
         assert field.widget.format_value(datetime.date(1984, 3, 2)) == "02.03.1984"
         with pytest.raises(Exception, match=r"\d\d\.\d\d\.\d{4}"):
             field.clean("03/02/1984")
+
+
+# --- Exports in the requester's language --------------------------------------------------------------------
+
+@pytest.mark.parametrize(("language", "title"), [("fr-ch", "Indicateurs OPTIMA"), ("it-ch", "Indicatori OPTIMA"),
+                                                 ("", "OPTIMA-Kennzahlen")])
+def test_a_report_is_written_in_the_language_of_who_asked_for_it(coordinator, settings, tmp_path, language, title,
+                                                                 django_capture_on_commit_callbacks):
+    from reporting import services as reporting_services
+    from reporting.kpi import Period
+
+    settings.MEDIA_ROOT = tmp_path
+    coordinator.language = language
+    coordinator.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        snapshot = reporting_services.snapshot_request(actor=coordinator, period=Period())
+    snapshot.refresh_from_db()
+    with snapshot.csv_file.open("rb") as handle:
+        text = handle.read().decode("utf-8-sig")
+    assert title in text, text[:300]
