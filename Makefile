@@ -38,7 +38,8 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 messages: setup
-	$(PY) manage.py makemessages -l de_CH --ignore=.venv --ignore=staticfiles --no-obsolete
+	$(PY) manage.py makemessages -l de_CH -l fr_CH -l it_CH --ignore=.venv --ignore=staticfiles --no-obsolete
+	$(PY) scripts/translations.py || true
 	$(PY) manage.py compilemessages --ignore=.venv
 
 clean:

@@ -93,3 +93,11 @@ class UserAdmin(PlausibleInputAdminMixin, DjangoUserAdmin):
 admin.site.site_header = _("OPTIMA Referrals – administration")
 admin.site.site_title = _("OPTIMA administration")
 admin.site.index_title = _("Directory and configuration")
+
+
+def _superusers_only(request):
+    """The Django admin is for superusers only (issue 12); administrators keep the directory on its own page."""
+    return request.user.is_active and request.user.is_superuser
+
+
+admin.site.has_permission = _superusers_only

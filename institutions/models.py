@@ -3,6 +3,9 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from optima.languages import PRODUCT_LANGUAGES
 
 
 class InstitutionKind(models.TextChoices):
@@ -40,6 +43,12 @@ class Role(models.TextChoices):
 
 class User(AbstractUser):
     phone = models.CharField(_("phone"), max_length=40, blank=True)
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=PRODUCT_LANGUAGES,
+        help_text=_("The language of the pages and of the e-mails to this person. Empty: German."),
+    )
+    # Every change of a person is recorded (who, when, what); not the password hash or log-in times.
+    history = HistoricalRecords(excluded_fields=["password", "last_login"])
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -82,6 +91,7 @@ class Institution(models.Model):
     municipalities = models.ManyToManyField(
         Municipality, related_name="institutions", blank=True, verbose_name=_("municipalities served")
     )
+    history = HistoricalRecords(m2m_fields=[municipalities])
 
     class Meta:
         ordering = ["name"]
@@ -114,6 +124,7 @@ class Membership(models.Model):
     is_data_protection = models.BooleanField(
         _("data protection"), default=False,
         help_text=_("Reads the audit trail (who saw which case when); sees no client data otherwise."))
+    history = HistoricalRecords()
 
     ROLE_FIELDS = {
         Role.CASE_WORKER: "is_case_worker",

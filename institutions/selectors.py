@@ -1,6 +1,8 @@
 """Reads of the directory, scoped to what a user needs."""
 
-from django.db.models import Prefetch
+from django.db import router
+from django.db.models import Count, Prefetch, ProtectedError, Q, RestrictedError
+from django.db.models.deletion import Collector
 
 from .models import Institution, Membership, Role, User
 
@@ -71,3 +73,70 @@ def users_with_role(role):
     """Active users holding `role` at any institution (e.g. the IIZ coordinators)."""
     field = Membership.ROLE_FIELDS[Role(role)]
     return User.objects.filter(is_active=True, **{f"memberships__{field}": True}).order_by("last_name").distinct()
+# --- The directory page for administrators (issue 12) ---------------------------------------------------------
+
+def user_administers_directory(user):
+    return getattr(user, "is_authenticated", False) and user_has_role(user, Role.ADMIN)
+
+
+def institutions_for_admin(query=""):
+    """Every institution (active first) matching a name, e-mail, municipality name or BFS number."""
+    institutions = Institution.objects.all()
+    query = (query or "").strip()
+    if query:
+        match = Q(name__icontains=query) | Q(email__icontains=query) | Q(municipalities__name__icontains=query)
+        if query.isdigit():
+            match |= Q(municipalities__bfs_number=int(query))
+        institutions = institutions.filter(match).distinct()
+    people = Membership.objects.select_related("user").order_by("user__last_name", "user__first_name")
+    return (institutions.annotate(municipality_count=Count("municipalities", distinct=True))
+            .prefetch_related(Prefetch("memberships", queryset=people, to_attr="people"))
+            .order_by("-active", "name"))
+
+
+def institution_people(institution):
+    return list(Membership.objects.filter(institution=institution).select_related("user")
+                .order_by("user__last_name", "user__first_name"))
+
+
+def institution_protected_count(institution):
+    """How many rows elsewhere (e.g. referrals) keep this institution from being deleted.
+
+    Asked generically through Django's deletion collector, so the directory needs to know nothing of the
+    apps above it: whatever protects the row (on_delete=PROTECT or RESTRICT) counts.
+    """
+    collector = Collector(using=router.db_for_write(Institution))
+    try:
+        collector.collect([institution])
+    except (ProtectedError, RestrictedError) as error:
+        return len(getattr(error, "protected_objects", None) or getattr(error, "restricted_objects", ()))
+    return 0
+
+
+def institution_history(institution, limit=30):
+    """The recorded changes of an institution and of its people's roles, newest first: who, when, what."""
+    records = list(institution.history.select_related("history_user").order_by("-history_date")[:limit])
+    records += list(Membership.history.filter(institution_id=institution.pk).select_related("history_user")
+                    .order_by("-history_date")[:limit])
+    records.sort(key=lambda r: r.history_date, reverse=True)
+    return [_describe(record) for record in records[:limit]]
+
+
+def _describe(record):
+    changes = []
+    previous = record.prev_record if record.history_type == "~" else None
+    if previous is not None:
+        try:
+            delta = record.diff_against(previous)
+        except Exception:  # noqa: BLE001 - an unreadable diff must not break the page
+            delta = None
+        if delta is not None:
+            for change in delta.changes:
+                try:
+                    label = str(record.instance_type._meta.get_field(change.field).verbose_name)
+                except Exception:  # noqa: BLE001
+                    label = change.field
+                changes.append(label)
+    return {"record": record, "who": record.history_user, "when": record.history_date,
+            "kind": record.history_type, "subject": str(record.instance) if record.history_type != "-" else "",
+            "fields": changes}

@@ -368,3 +368,19 @@ CELERY_BEAT_SCHEDULE["monthly-fee-statements"] = {
     "task": "billing.tasks.monthly_fee_statements_task",
     "schedule": crontab(minute=15, hour=6),
 }
+# --- dates, languages, directory (issue 12) ---
+# Dates are typed as dd.mm.yyyy in every language and browser (optima/forms.py); ISO stays accepted.
+DATE_INPUT_FORMATS = ["%d.%m.%Y", "%d.%m.%y", "%Y-%m-%d"]
+DATETIME_INPUT_FORMATS = ["%d.%m.%Y %H:%M", "%d.%m.%Y %H.%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d.%m.%Y"]
+# German (default), French and Italian are complete; English (the source) only when chosen in the switch.
+# The language comes from the user's setting (institutions.middleware), the browser is only a first guess
+# among de/fr/it for anonymous visitors.
+from optima.languages import PRODUCT_LANGUAGES  # noqa: E402
+
+LANGUAGES = PRODUCT_LANGUAGES
+MIDDLEWARE = [m for m in MIDDLEWARE if m != "django.middleware.locale.LocaleMiddleware"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+                  "institutions.middleware.UserLanguageMiddleware")
+# Change history of the directory (who, when, what): django-simple-history on institutions, people, roles.
+INSTALLED_APPS += ["simple_history"]
+MIDDLEWARE += ["simple_history.middleware.HistoryRequestMiddleware"]

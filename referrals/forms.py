@@ -4,8 +4,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from institutions.models import Institution, Municipality, ProblemArea, User
+from institutions.models import Institution, InstitutionKind, Municipality, ProblemArea, User
 from institutions.validators import harden_form_fields, validate_phone
+from optima.forms import SwissDateField, SwissDateInput, SwissDateTimeField, SwissDateTimeInput
 
 from .ahv import AHV_EXAMPLE, normalize_ahv
 from .models import (
@@ -20,24 +21,13 @@ from .models import (
 )
 from .rules import Situation
 
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs=attrs, format="%Y-%m-%d")
-
-
-class DateTimeInput(forms.DateTimeInput):
-    input_type = "datetime-local"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
+# Dates are typed as dd.mm.yyyy in every browser (issue 12); the old names stay for other modules.
+DateInput = SwissDateInput
+DateTimeInput = SwissDateTimeInput
 
 
 def _date(label, help_text=""):
-    return forms.DateField(label=label, required=False, widget=DateInput, help_text=help_text,
-                           input_formats=["%Y-%m-%d", "%d.%m.%Y"])
+    return SwissDateField(label=label, required=False, help_text=help_text)
 
 
 def _check(label, help_text=""):
@@ -65,6 +55,8 @@ class ReferralForm(forms.Form):
                      "email", "preferred_language"]
     SITUATION_FIELDS = list(Situation.FIELDS)
     RECEIVER_FIELDS = ["receiving_institution", "mandate", "problem_areas", "planned_duration_months"]
+    # Shown before the receiver; it only narrows and preselects the receiver list (not stored).
+    RECEIVER_FORM_FIELDS = ["receiving_kind", *RECEIVER_FIELDS]
     CONSENT_FIELDS = ["consent_given_on", "consent_form"]
 
     first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
@@ -99,6 +91,12 @@ class ReferralForm(forms.Form):
     last_iv_rejection_on = _date(_("Date of the last IV rejection"), _("Leave empty if there was none."))
     last_rav_registration_on = _date(_("Date of the last RAV registration"), _("Leave empty if there was none."))
 
+    receiving_kind = forms.ChoiceField(
+        label=_("Which kind of institution should take over?"), choices=InstitutionKind.choices, required=False,
+        widget=forms.RadioSelect,
+        help_text=_("The list below then shows the institutions of this kind responsible for the client's "
+                    "municipality first, and chooses the only one for you."),
+    )
     receiving_institution = InstitutionChoiceField(
         label=_("Which institution should take over the case management?"),
         queryset=Institution.objects.filter(active=True), required=False,
@@ -115,7 +113,7 @@ class ReferralForm(forms.Form):
         help_text=_("Needed for a referral to social services (OPTIMA-SH): at least one."),
     )
     planned_duration_months = forms.IntegerField(
-        label=_("Planned duration in months"), min_value=1, max_value=24, required=False,
+        label=_("Planned duration in months"), min_value=1, max_value=24, required=False, initial=6,
         help_text=_("Usually 3 or 6 months."),
     )
     consent_given_on = _date(_("Date of the client's consent"))
@@ -133,6 +131,49 @@ class ReferralForm(forms.Form):
         if referring_institution is not None:
             self.fields["receiving_institution"].queryset = Institution.objects.filter(active=True).exclude(
                 pk=referring_institution.pk)
+        self._arrange_receivers()
+
+    def _raw(self, name):
+        if self.is_bound:
+            return self.data.get(self.add_prefix(name)) or ""
+        value = self.initial.get(name)
+        return str(getattr(value, "pk", value) or "")
+
+    def _arrange_receivers(self):
+        """Responsible institutions for the client's municipality first; with a kind chosen, only that kind,
+        and the only responsible one of it preselected."""
+        field = self.fields["receiving_institution"]
+        kind = self._raw("receiving_kind")
+        institutions = list(field.queryset.order_by("kind", "name"))
+        if kind in InstitutionKind.values:
+            institutions = [i for i in institutions if i.kind == kind]
+        municipality = self._raw("municipality")
+        responsible_ids = set()
+        if municipality.isdigit():
+            responsible_ids = set(Institution.municipalities.through.objects.filter(
+                municipality_id=int(municipality)).values_list("institution_id", flat=True))
+        responsible = [i for i in institutions if i.pk in responsible_ids]
+        others = [i for i in institutions if i.pk not in responsible_ids]
+
+        def options(items):
+            return [(i.pk, field.label_from_instance(i)) for i in items]
+
+        if responsible:
+            name = Municipality.objects.filter(pk=int(municipality)).values_list("name", flat=True).first()
+            field.choices = [("", _("Choose an institution")),
+                             (_("Responsible for %(name)s") % {"name": name}, options(responsible)),
+                             (_("Other institutions"), options(others))]
+        else:
+            field.choices = [("", _("Choose an institution")), *options(institutions)]
+        chosen = self._raw("receiving_institution")
+        # With a kind chosen: the only responsible institution of it, or the only one of it at all.
+        only = responsible if len(responsible) == 1 else (institutions if len(institutions) == 1 else [])
+        if kind in InstitutionKind.values and only and chosen not in {str(i.pk) for i in institutions}:
+            if self.is_bound:
+                self.data = self.data.copy()
+                self.data[self.add_prefix("receiving_institution")] = str(only[0].pk)
+            else:
+                self.initial["receiving_institution"] = only[0].pk
 
     def clean_ahv_number(self):
         value = (self.cleaned_data.get("ahv_number") or "").strip()
@@ -155,7 +196,7 @@ class ReferralForm(forms.Form):
              [self[name] for name in self.SITUATION_FIELDS]),
             ("receiver", _("3. Who should take over, and why"),
              _("Choose the institution best placed to help, and say what it should achieve."),
-             [self[name] for name in self.RECEIVER_FIELDS]),
+             [self[name] for name in self.RECEIVER_FORM_FIELDS]),
             ("consent", _("4. Consent"), _("Participation is voluntary: record the client's agreement."),
              [self[name] for name in self.CONSENT_FIELDS]),
         ]
@@ -197,13 +238,12 @@ class CommentForm(forms.Form):
 
 
 class ScheduleMeetingForm(forms.Form):
-    scheduled_at = forms.DateTimeField(label=_("Date and time"), widget=DateTimeInput,
-                                       input_formats=["%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"])
+    scheduled_at = SwissDateTimeField(label=_("Date and time"))
     location = forms.CharField(label=_("Place"), required=False, max_length=200)
 
 
 class HandoverForm(forms.Form):
-    held_on = forms.DateField(label=_("The handover meeting took place on"), widget=DateInput)
+    held_on = SwissDateField(label=_("The handover meeting took place on"))
     all_agreed = forms.TypedChoiceField(
         label=_("Do the client, the referring and the receiving case worker all agree to the note?"),
         choices=[("yes", _("Yes – OPTIMA starts")), ("no", _("No – OPTIMA does not start"))],
@@ -219,7 +259,7 @@ class HandoverForm(forms.Form):
 
 
 class StatusMeetingForm(forms.Form):
-    held_on = forms.DateField(label=_("The status meeting took place on"), widget=DateInput)
+    held_on = SwissDateField(label=_("The status meeting took place on"))
     progress = forms.CharField(label=_("Progress since the last meeting"), widget=forms.Textarea(attrs={"rows": 3}))
     next_steps = forms.CharField(label=_("Next steps and measures"), required=False,
                                  widget=forms.Textarea(attrs={"rows": 2}))
@@ -240,8 +280,8 @@ class CostApprovalForm(forms.Form):
     provider = forms.CharField(label=_("Provider"), max_length=200)
     amount_chf = forms.DecimalField(label=_("Amount in CHF"), min_value=0, max_digits=10, decimal_places=2,
                                     localize=False, widget=forms.NumberInput(attrs={"step": "0.05"}))
-    starts_on = forms.DateField(label=_("From"), widget=DateInput)
-    ends_on = forms.DateField(label=_("Until"), widget=DateInput)
+    starts_on = SwissDateField(label=_("From"))
+    ends_on = SwissDateField(label=_("Until"))
     justification = forms.CharField(label=_("Justification"), widget=forms.Textarea(attrs={"rows": 3}))
     financing_institution = InstitutionChoiceField(
         label=_("Who pays (financing institution)"), queryset=Institution.objects.none(), required=False,
@@ -281,14 +321,14 @@ class MeasureForm(forms.Form):
     title = forms.CharField(label=_("Measure"), max_length=200, help_text=_("e.g. job coaching, work trial"))
     provider = forms.CharField(label=_("Provider"), max_length=200)
     amount_chf = _amount_field(_("Amount in CHF"))
-    starts_on = forms.DateField(label=_("From"), widget=DateInput, input_formats=["%Y-%m-%d", "%d.%m.%Y"])
-    ends_on = forms.DateField(label=_("Until"), widget=DateInput, input_formats=["%Y-%m-%d", "%d.%m.%Y"])
+    starts_on = SwissDateField(label=_("From"))
+    ends_on = SwissDateField(label=_("Until"))
 
 
 class NewInvoiceForm(forms.Form):
     measure = forms.ModelChoiceField(label=_("For the measure"), queryset=None)
     number = forms.CharField(label=_("Invoice number"), max_length=60)
-    invoice_date = forms.DateField(label=_("Invoice date"), widget=DateInput, input_formats=["%Y-%m-%d", "%d.%m.%Y"])
+    invoice_date = SwissDateField(label=_("Invoice date"))
     amount_chf = _amount_field(_("Invoiced amount in CHF"))
     file = forms.FileField(label=_("The invoice as a file (optional)"), required=False)
     over_budget_reason = forms.CharField(
@@ -304,7 +344,7 @@ class RefuseCostApprovalForm(forms.Form):
 
 
 class InvoiceForm(forms.Form):
-    received_on = forms.DateField(label=_("Invoice received on"), widget=DateInput)
+    received_on = SwissDateField(label=_("Invoice received on"))
     forwarded_on = _date(_("Forwarded to the financing institution on"))
 
 
@@ -342,8 +382,7 @@ class PersonalDataForm(forms.Form):
 
 
 class ConsentWithdrawalForm(forms.Form):
-    withdrawn_on = forms.DateField(label=_("The client withdrew consent on"), widget=DateInput,
-                                   input_formats=["%Y-%m-%d", "%d.%m.%Y"])
+    withdrawn_on = SwissDateField(label=_("The client withdrew consent on"))
     channel = forms.ChoiceField(label=_("How did you learn of it?"), choices=ConsentWithdrawalChannel.choices,
                                 widget=forms.RadioSelect)
     note = forms.CharField(label=_("Note (optional)"), required=False, max_length=2000,

@@ -95,6 +95,9 @@ def derive_target_group(referrer_kind, receiver_kind, situation):
 
 
 # Admission criteria shown as a checklist while filing and while deciding (concept 3.2.1-3.2.3).
+# Each criterion knows how to check itself against the answers (see CHECKS below): met, not met (with what to
+# do) or unknown (with the question that settles it). The same evaluation produces the findings enforced on
+# submit, so the live checklist and the server never disagree.
 ADMISSION_CRITERIA = {
     RAV: [
         _("Intact work offer: the client is willing, able and allowed to work (vermittlungsfähig), "
@@ -128,10 +131,109 @@ REFERRER_CRITERIA = {
     ],
 }
 
+MET, NOT_MET, UNKNOWN = "met", "not_met", "unknown"
+
 
 def criteria_for(referrer_kind, receiver_kind):
     """The checklist shown while filing and deciding: the receiver's criteria plus the referrer-specific ones."""
     return [*ADMISSION_CRITERIA.get(receiver_kind, []), *REFERRER_CRITERIA.get((referrer_kind, receiver_kind), [])]
+
+
+@dataclass
+class Check:
+    """One line of the live checklist: a criterion, its state and what settles or fixes it."""
+
+    text: str
+    state: str
+    note: str = ""
+    field: str = ""
+
+    @property
+    def met(self):
+        return self.state == MET
+
+    @property
+    def not_met(self):
+        return self.state == NOT_MET
+
+    @property
+    def unknown(self):
+        return self.state == UNKNOWN
+
+
+def _ask(question):
+    return lambda ctx: (UNKNOWN, question, "")
+
+
+def _recent(value, today, months):
+    return bool(value) and value > today - relativedelta(months=months)
+
+
+# (receiver kind or (referrer kind, receiver kind), index of the criterion) -> check(ctx) -> (state, note, field).
+# ctx carries situation, referrer, receiver, problem_areas and today.
+CHECKS = {
+    (RAV, 0): _ask(_("Is the client willing, able and allowed to work, reliable and punctual? Clarify it in "
+                     "the conversation; the RAV checks it at the handover meeting.")),
+    (RAV, 1): _ask(_("Can the client work at least 20%? Clarify it with the client or a doctor's note.")),
+    (RAV, 2): lambda ctx: (
+        (UNKNOWN, _("The IV refers: confirm that the IV measures end with the handover and the pension question "
+                    "is settled."), "")
+        if ctx["referrer"].kind == IV and ctx["situation"].known_to_iv else
+        (NOT_MET, _("An IV procedure or IV measures are ticked above. Wait for the IV's decision, or explain "
+                    "in the justification why OPTIMA-ALV should start now."), "iv_procedure_running")
+        if ctx["situation"].known_to_iv else
+        (MET, _("No IV procedure or IV measures ticked above."), "")),
+    (RAV, 3): lambda ctx: (
+        (MET, _("The client is registered at the RAV."), "") if ctx["situation"].registered_at_rav else
+        (UNKNOWN, _("Will the client register at the RAV? Registration is a condition for OPTIMA-ALV."), "")),
+    (IV, 0): _ask(_("Is the client willing, able and allowed to work? Clarify it in the conversation.")),
+    (IV, 1): _ask(_("Does the client consider themself able and willing to work? Ask the client.")),
+    (IV, 2): _ask(_("Does the client need a lot of support, or do health problems make access to the labour "
+                    "market difficult? Describe it in the mandate.")),
+    (IV, 3): lambda ctx: (
+        (NOT_MET, _("“An IV procedure is running” is ticked above. Then the IV already examines the case: "
+                    "explain in the justification why OPTIMA-IV is needed, or untick it if it is wrong."),
+         "iv_procedure_running")
+        if ctx["situation"].iv_procedure_running else (MET, _("No running IV procedure ticked above."), "")),
+    (IV, 4): lambda ctx: (
+        (NOT_MET, _("The last IV rejection is less than 12 months ago: give a justification below."),
+         "last_iv_rejection_on")
+        if _recent(ctx["situation"].last_iv_rejection_on, ctx["today"], 12) else
+        (MET, _("No IV rejection in the last 12 months."), "")),
+    (IV, 5): lambda ctx: (
+        (NOT_MET, _("Suspected health damage is ticked above: file a regular IV registration instead."),
+         "iv_health_damage_suspected")
+        if ctx["situation"].iv_health_damage_suspected else (MET, _("No IV-relevant health damage suspected."), "")),
+    (SOCIAL, 0): lambda ctx: (
+        (MET, _("Problem areas chosen."), "") if ctx["problem_areas"] else
+        (NOT_MET, _("Choose at least one problem area in part 3."), "problem_areas")),
+    (SOCIAL, 1): lambda ctx: (
+        (MET, _("%(name)s offers integral case management.") % {"name": ctx["receiver"].name}, "")
+        if ctx["receiver"].integral_case_management else
+        (NOT_MET, _("%(name)s does not offer it: choose another social service.") % {"name": ctx["receiver"].name},
+         "receiving_institution")),
+    ((SOCIAL, RAV), 0): lambda ctx: (
+        (NOT_MET, _("The client was registered at the RAV in the last 6 months: give a justification below."),
+         "last_rav_registration_on")
+        if _recent(ctx["situation"].last_rav_registration_on, ctx["today"], 6) else
+        (MET, _("No RAV registration in the last 6 months entered."), "")),
+    ((RAV, SOCIAL), 0): _ask(_("Will the client sign the agreement releasing them from job-search obligations? "
+                               "Prepare it for the handover meeting.")),
+}
+
+
+def checklist_for(*, referrer, receiver, situation, problem_areas, today):
+    """The checklist of the chosen pair, each criterion evaluated against the answers given so far."""
+    ctx = {"referrer": referrer, "receiver": receiver, "situation": situation, "problem_areas": problem_areas,
+           "today": today}
+    keys = [(receiver.kind, i) for i in range(len(ADMISSION_CRITERIA.get(receiver.kind, [])))]
+    keys += [((referrer.kind, receiver.kind), i)
+             for i in range(len(REFERRER_CRITERIA.get((referrer.kind, receiver.kind), [])))]
+    checks = []
+    for key, text in zip(keys, criteria_for(referrer.kind, receiver.kind), strict=True):
+        state, note, field_name = CHECKS[key](ctx)
+        checks.append((key, Check(text=text, state=state, note=note, field=field_name)))
+    return checks
 
 
 @dataclass
@@ -151,6 +253,11 @@ class Assessment:
     warnings: list = field(default_factory=list)
     missing: list = field(default_factory=list)
     criteria: list = field(default_factory=list)
+    checklist: list = field(default_factory=list)
+
+    @property
+    def criteria_not_met(self):
+        return [check for check in self.checklist if check.not_met]
 
     @property
     def needs_justification(self):
@@ -228,20 +335,22 @@ def _assess_receiver(result, referrer, receiver, situation, problem_areas, today
               "services may refer to each other."), "receiving_institution"))
         return
     result.target_group = target_group
+    # Criteria guide, the receiver decides (DOMAIN.md): a criterion not met blocks sending only where the
+    # concept makes it a hard stop or a warning needing a justification (the findings below).
+    result.checklist = [check for _key, check in checklist_for(
+        referrer=referrer, receiver=receiver, situation=situation, problem_areas=problem_areas, today=today)]
     if receiver.kind == IV and situation.iv_health_damage_suspected:
         result.hard_stops.append(Finding(
             "iv_health_damage",
             _("Suspected IV-relevant health damage is not an OPTIMA case. The right way is a regular IV "
               "registration (IV-Anmeldung) with WAS IV Luzern, which the client or your institution can file."),
             "iv_health_damage_suspected"))
-    if receiver.kind == IV and situation.last_iv_rejection_on and \
-            situation.last_iv_rejection_on > today - relativedelta(months=12):
+    if receiver.kind == IV and _recent(situation.last_iv_rejection_on, today, 12):
         result.warnings.append(Finding(
             "iv_rejection_recent",
             _("The last IV rejection is less than 12 months ago. The IV usually rejects such referrals; "
               "explain why an exception is justified."), "last_iv_rejection_on"))
-    if referrer.kind == SOCIAL and receiver.kind == RAV and situation.last_rav_registration_on and \
-            situation.last_rav_registration_on > today - relativedelta(months=6):
+    if referrer.kind == SOCIAL and receiver.kind == RAV and _recent(situation.last_rav_registration_on, today, 6):
         result.warnings.append(Finding(
             "rav_registration_recent",
             _("The client was registered at the RAV in the last 6 months. Social services usually do not refer "

@@ -245,6 +245,10 @@ class NextStep:
     def due_on(self):
         return self.task.due_on if self.task else None
 
+    @property
+    def finished(self):
+        return bool(self.task and self.task.is_final)
+
 
 def _who(task):
     """(name, institution, phone) of the party on turn, for "X von Y ist am Zug"."""

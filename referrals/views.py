@@ -21,7 +21,7 @@ from . import calendar, forms, permissions, selectors, services
 from .ahv import ahv_digest
 from .errors import TransitionNotAllowed
 from .models import CostApproval, Document, Invoice, InvoiceStatus, Measure, MeasureStatus, Meeting, MeetingKind, Status
-from .rules import Situation, assess
+from .rules import Finding, Situation, assess
 
 # Service errors that name something other than a form field land on the field people fix.
 FIELD_ALIASES = {"consent": "consent_given_on", "client": "first_name"}
@@ -94,27 +94,46 @@ def referral_create(request):
         raise PermissionDenied(_("Only case workers of an institution can file referrals."))
     form = forms.ReferralForm(request.POST or None, referring_institution=membership.institution)
     known_person = []
-    if request.method == "POST" and form.is_valid():
-        continue_with_known = request.POST.get("known_client") == "continue"
-        ahv_number = form.cleaned_data.get("ahv_number")
-        if not continue_with_known and ahv_number:
-            # "Diese Person ist bereits erfasst": before anything is saved, show her referrals.
-            known_person = selectors.known_person_referrals(request.user, ahv_digest(ahv_number))
+    if request.method == "POST":
+        if form.is_valid():
+            continue_with_known = request.POST.get("known_client") == "continue"
+            ahv_number = form.cleaned_data.get("ahv_number")
+            if not continue_with_known and ahv_number:
+                # "Diese Person ist bereits erfasst": before anything is saved, show her referrals.
+                known_person = selectors.known_person_referrals(request.user, ahv_digest(ahv_number))
+            if not known_person:
+                try:
+                    referral = services.referral_create_draft(
+                        actor=request.user, client_data=form.client_data(), data=form.referral_data(),
+                        continue_with_known_client=continue_with_known)
+                except ValidationError as error:
+                    _apply_errors(form, error)
+                else:
+                    if continue_with_known:
+                        messages.info(request, _("The draft uses the personal data your institution already has "
+                                                 "for this person; what you typed only fills gaps. Corrections "
+                                                 "here change this draft only."))
+                    return _after_save(request, referral, form)
         if not known_person:
-            try:
-                referral = services.referral_create_draft(
-                    actor=request.user, client_data=form.client_data(), data=form.referral_data(),
-                    continue_with_known_client=continue_with_known)
-            except ValidationError as error:
-                _apply_errors(form, error)
-            else:
-                if continue_with_known:
-                    messages.info(request, _("The draft uses the personal data your institution already has for "
-                                             "this person; what you typed only fills gaps. Corrections here "
-                                             "change this draft only."))
-                return _after_save(request, referral, form)
+            _invalid_post(request, form, membership.institution, saved=False)
     return _render_form(request, form, None, membership.institution, status=400 if form.errors else 200,
                         known_person=known_person)
+
+
+def _invalid_post(request, form, referring_institution, saved):
+    """The form could not be saved: on "send", list everything else that stands in the way too."""
+    if "send" in request.POST:
+        _add_blocking_errors(form, _live_assessment(form, referring_institution))
+    if not saved:
+        messages.error(request, _("Nothing was sent or saved yet: please correct the points listed below. "
+                                  "Your input is kept."))
+
+
+def _add_blocking_errors(form, assessment):
+    """Each finding that blocks sending, at the field it concerns (once), so the summary lists them all."""
+    error = ValidationError({finding.field or "__all__": [str(finding.message)]
+                             for finding in reversed(assessment.blocking(_form_value(form, "justification")))})
+    _apply_errors(form, error, only_new=True)
 
 
 @login_required
@@ -136,6 +155,7 @@ def referral_edit(request, pk):
                 _apply_errors(form, error)
             else:
                 return _after_save(request, referral, form)
+        _invalid_post(request, form, referral.referring_institution, saved=False)
     else:
         services.access_log_record(user=request.user, referral=referral, action=Action.EDIT)
         form = forms.ReferralForm(initial=_initial_from(referral), referring_institution=referral.referring_institution)
@@ -163,10 +183,34 @@ def _after_save(request, referral, form):
     return redirect("referrals:detail", pk=referral.pk)
 
 
-def _apply_errors(form, error):
-    if hasattr(error, "error_dict"):
-        error = ValidationError({FIELD_ALIASES.get(k, k): v for k, v in error.error_dict.items()})
-    forms.apply_service_errors(form, error)
+# A submission needs these client fields; "client" findings land on each one still empty.
+CLIENT_REQUIRED = ("first_name", "last_name", "date_of_birth", "ahv_number", "municipality")
+
+
+def _apply_errors(form, error, only_new=False):
+    if not hasattr(error, "error_dict"):
+        forms.apply_service_errors(form, error)
+        return
+    by_field = {}
+    for key, errors in error.message_dict.items():
+        if key == "client":
+            empty = [n for n in CLIENT_REQUIRED if not _form_value(form, n)] or ["first_name"]
+            for name in empty:
+                by_field.setdefault(name, []).append(str(_("Needed to send the referral.")))
+            continue
+        if key == "consent":
+            names = [n for n in ("consent_given_on", "consent_form") if not _form_value(form, n)] or \
+                ["consent_given_on"]
+            for name in names:
+                by_field.setdefault(name, []).extend(errors)
+            continue
+        by_field.setdefault(FIELD_ALIASES.get(key, key), []).extend(errors)
+    if only_new:
+        by_field = {k: v for k, v in by_field.items() if k == "__all__" or k not in form.errors}
+    # Field order, so the error summary reads like the form.
+    order = {name: i for i, name in enumerate(form.fields)}
+    for name in sorted(by_field, key=lambda n: order.get(n, -1)):
+        forms.apply_service_errors(form, ValidationError({name: by_field[name]}))
 
 
 def _initial_from(referral):
@@ -178,17 +222,30 @@ def _initial_from(referral):
                  + forms.ReferralForm.CONSENT_FIELDS + ["justification"]):
         initial[name] = getattr(referral, name)
     initial["receiving_institution"] = referral.receiving_institution_id
+    initial["receiving_kind"] = referral.receiving_institution.kind if referral.receiving_institution else ""
     return initial
 
 
 def _render_form(request, form, referral, referring_institution, status=200, known_person=None):
-    context = {
-        "form": form, "referral": referral, "referring_institution": referring_institution,
-        "known_person": known_person or [],
-        "assessment": _live_assessment(form, referring_institution),
+    context = {"form": form, "referral": referral, "referring_institution": referring_institution,
+               "known_person": known_person or [], **_assessment_context(form, referring_institution)}
+    return render(request, "referrals/form.html", context, status=status)
+
+
+def _assessment_context(form, referring_institution, oob=False):
+    """What the live check shows: the assessment, the checklist and every point that still blocks sending."""
+    assessment = _live_assessment(form, referring_institution)
+    blocking = []
+    for finding in assessment.blocking(_form_value(form, "justification")):
+        field_name = FIELD_ALIASES.get(finding.field, finding.field)
+        if finding.field == "client":
+            field_name = next((n for n in CLIENT_REQUIRED if not _form_value(form, n)), "first_name")
+        blocking.append(Finding(finding.code, finding.message, field_name))
+    return {
+        "assessment": assessment, "blocking": blocking, "oob": oob,
+        "real_hard_stops": [f for f in assessment.hard_stops if f.code != "no_consent"],
         "suggestions": _suggestions(form, referring_institution),
     }
-    return render(request, "referrals/form.html", context, status=status)
 
 
 def _form_value(form, name):
@@ -248,10 +305,8 @@ def referral_check(request):
         raise PermissionDenied
     form = forms.ReferralForm(request.POST, referring_institution=membership.institution)
     form.is_valid()
-    return render(request, "referrals/_assessment.html", {
-        "assessment": _live_assessment(form, membership.institution),
-        "suggestions": _suggestions(form, membership.institution),
-    })
+    return render(request, "referrals/_check_response.html",
+                  {"form": form, **_assessment_context(form, membership.institution, oob=True)})
 
 
 # --- The case page ----------------------------------------------------------------------------------------

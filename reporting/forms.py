@@ -1,9 +1,10 @@
-"""The period of the key figures: ?from=YYYY-MM-DD&to=YYYY-MM-DD, both optional, both days included."""
+"""The period of the key figures: ?from=DD.MM.YYYY&to=DD.MM.YYYY (or ISO), both optional, both days included."""
 
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from optima.forms import SwissDateField, SwissDateInput
 from referrals.validators import collect, validate_report_date
 
 from .kpi import Period
@@ -13,14 +14,13 @@ class PeriodForm(forms.Form):
     def __init__(self, data=None, **kwargs):
         super().__init__(data, **kwargs)
         # "from" is a Python keyword, hence the fields are added here rather than declared.
-        self.fields["from"] = forms.DateField(
-            label=_("From"), required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"],
-            widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
-            error_messages={"invalid": _("Enter a date like 2024-01-31.")})
-        self.fields["to"] = forms.DateField(
-            label=_("Until"), required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"],
-            widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
-            error_messages={"invalid": _("Enter a date like 2024-12-31.")})
+        # dd.mm.yyyy in every browser (issue 12); ISO dates in links keep working.
+        self.fields["from"] = SwissDateField(
+            label=_("From"), required=False, widget=SwissDateInput(attrs={"class": "form-control"}),
+            error_messages={"invalid": _("Enter a date like 31.01.2024.")})
+        self.fields["to"] = SwissDateField(
+            label=_("Until"), required=False, widget=SwissDateInput(attrs={"class": "form-control"}),
+            error_messages={"invalid": _("Enter a date like 31.12.2024.")})
 
     def clean(self):
         cleaned = super().clean()

@@ -84,7 +84,9 @@ def snapshot_build(snapshot_id):
     if snapshot is None or snapshot.status == SnapshotStatus.DONE:
         return snapshot
     step = _("computing the figures")
-    with translation.override(settings.LANGUAGE_CODE):
+    # The files speak the language of whoever asked for them (issue 12); the monthly report German.
+    requester = snapshot.requested_by if snapshot.requested_by_id else None
+    with translation.override(getattr(requester, "language", "") or settings.LANGUAGE_CODE):
         try:
             _progress(snapshot, 5, status=SnapshotStatus.RUNNING, started_at=timezone.now(), error="",
                       attempts=snapshot.attempts + 1, finished_at=None)

@@ -198,8 +198,10 @@ def english():
 
 @pytest.fixture
 def english_pages(client):
-    """The same for pages fetched with the test client (the language comes from the request)."""
+    """The same for pages fetched with the test client: English chosen with the language switch (issue 12: the
+    browser alone never makes the product English)."""
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    client.cookies["django_language"] = "en"
 
 
 @pytest.fixture(autouse=True)

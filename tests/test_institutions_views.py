@@ -25,8 +25,12 @@ def test_login_page_renders_with_labels(client, db):
 
 def test_the_ui_speaks_german_unless_asked_otherwise(client, db):
     del client.defaults["HTTP_ACCEPT_LANGUAGE"]
+    client.cookies.pop("django_language", None)
     assert '<html lang="de">' in client.get(reverse("login")).content.decode()
-    assert '<html lang="en">' in client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    # Issue 12: an English browser alone does not make the product English; the language switch does.
+    assert '<html lang="de">' in client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    client.cookies["django_language"] = "en"
+    assert '<html lang="en">' in client.get(reverse("login")).content.decode()
 
 
 def test_wrong_password_shows_an_error_and_keeps_the_user_name(client, referrer):

@@ -83,6 +83,7 @@ def pilot(pilot_once, db):
 def client(client):
     # The assertions read the English source strings; the KPI labels are German in every language.
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    client.cookies["django_language"] = "en"  # the language switch (issue 12), not the browser alone
     return client
 
 

@@ -25,6 +25,7 @@ from referrals.models import MeetingDecision
 @pytest.fixture
 def client(client):
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    client.cookies["django_language"] = "en"  # the language switch (issue 12), not the browser alone
     return client
 
 

@@ -56,6 +56,7 @@ def media(settings, tmp_path):
 @pytest.fixture
 def client(client):
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    client.cookies["django_language"] = "en"  # the language switch (issue 12), not the browser alone
     return client
 
 

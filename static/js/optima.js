@@ -31,3 +31,26 @@ document.addEventListener("DOMContentLoaded", function () {
     summary.focus();
   }
 });
+// Several values in one text input with a <datalist> (municipalities on the directory page): the suggestions
+// complete the last comma-separated value, keeping what is already typed before it.
+document.addEventListener("input", function (event) {
+  var input = event.target;
+  if (!input.hasAttribute || !input.hasAttribute("data-multi-datalist")) { return; }
+  var list = document.getElementById(input.getAttribute("list"));
+  if (!list) { return; }
+  if (!list.dataset.values) {
+    list.dataset.values = JSON.stringify(Array.prototype.map.call(list.options, function (o) { return o.value; }));
+  }
+  var values = JSON.parse(list.dataset.values);
+  var text = input.value;
+  var cut = Math.max(text.lastIndexOf(","), text.lastIndexOf(";"));
+  var head = cut >= 0 ? text.slice(0, cut + 1) + " " : "";
+  var done = head.split(/[,;]/).map(function (v) { return v.trim(); });
+  list.innerHTML = "";
+  values.forEach(function (value) {
+    if (done.indexOf(value) >= 0) { return; }
+    var option = document.createElement("option");
+    option.value = head + value;
+    list.appendChild(option);
+  });
+});
