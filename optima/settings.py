@@ -212,3 +212,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=6, day_of_month=1),
     },
 }
+
+# --- national scale: synthetic data, KPI rollup, benchmarks (issue 14) ---
+INSTALLED_APPS += ["scale"]  # noqa: F405  (dev tooling: generate_synthetic, benchmark; top floor, nothing imports it)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from institutions.models import Role
 from institutions.selectors import user_has_role, user_primary_membership
 
-from . import notifications, permissions
+from . import notifications, permissions, signals
 from .ahv import ahv_digest, encrypt_ahv, normalize_ahv
 from .errors import TransitionNotAllowed
 from .models import (
@@ -74,10 +74,13 @@ def _check_transition(referral, to_status):
 
 def _record_event(*, referral, actor, kind, from_status="", to_status="", reason="", text="", payload=None,
                   cost_approval=None):
-    return ReferralEvent.objects.create(
+    event = ReferralEvent.objects.create(
         referral=referral, actor=actor, kind=kind, from_status=from_status, to_status=to_status, reason=reason,
         text=text, payload=payload or {}, cost_approval=cost_approval,
     )
+    # Same transaction: the KPI rollup (reporting) counts the event or nothing is written (see signals.py).
+    signals.event_recorded.send(sender=ReferralEvent, event=event)
+    return event
 
 
 def _change_status(referral, *, actor, to_status, reason="", text="", payload=None):

@@ -31,6 +31,8 @@ from referrals.models import (
     Status,
 )
 
+from .models import DurationMeasure, KpiDaily, KpiDuration
+
 KINDS = ("iv", "rav", "social")
 REJECTION_REASONS = (
     RejectionReason.IV_REJECTION_RECENT, RejectionReason.NO_INTACT_WORK_OFFER, RejectionReason.NO_CAPACITY,
@@ -146,8 +148,8 @@ def _sheet_from(values, period):
     }
 
 
-def sheet(period=None):
-    """The pilot's sheet for `period` (one query)."""
+def sheet_from_events(period=None):
+    """The pilot's sheet for `period` straight from the event log (one query; the reference for the rollup)."""
     period = period or Period()
     return _sheet_from(_event_aggregates(period), period)
 
@@ -260,6 +262,11 @@ def _trend(period, today):
         month = timezone.localtime(row["month"], zurich).date() if isinstance(row["month"], datetime.datetime) \
             else row["month"]
         counts.setdefault(month.replace(day=1), {})[row["to_status"]] = row["n"]
+    return _months(counts, period, today)
+
+
+def _months(counts, period, today):
+    """Every month of the period with its applications and closures ({month: {status: n}} given)."""
     first = period.date_from or (min(counts) if counts else None)
     last = period.date_to or max([today, *counts])
     if first is None:
@@ -286,8 +293,9 @@ def _cost_amounts(values):
     return result
 
 
-def compute(period=None, today=None):
-    """The sheet and everything beyond it that can be stored and exported: aggregates, no client data."""
+def compute_from_events(period=None, today=None):
+    """The figures straight from the event log: the reference the rollup is checked against (and the
+    computation before issue 14). Its cost grows with the number of events; the pages use ``compute``."""
     period = period or Period()
     today = today or timezone.localdate()
     values = _event_aggregates(period)
@@ -324,3 +332,144 @@ def page_details(period=None, limit=100):
                          "referral__receiving_institution__name")
                  .order_by("-created_at", "-id")[:limit])
     return {"waiting": waiting, "texts": texts}
+
+
+# --- From the rollup (issue 14): the same figures at a cost independent of the number of events ---------------
+# ``reporting.rollup`` keeps ``KpiDaily`` (counts per day and dimensions) and ``KpiDuration`` (one row per
+# measured duration) in step with the events. A period is whole Zurich days, so summing its days is exact.
+
+
+def _day_q(period):
+    condition = Q()
+    if period.date_from is not None:
+        condition &= Q(day__gte=period.date_from)
+    if period.date_to is not None:
+        condition &= Q(day__lte=period.date_to)
+    return condition
+
+
+def rollup_totals(period, **filters):
+    """Grouped totals of the rollup over the period: one query over ``KpiDaily``, rows of the dimensions
+    (without the day) with ``n`` and ``amount``. A new KPI counting events reads its figures from here."""
+    dimensions = [d for d in KpiDaily.DIMENSIONS if d != "day"]
+    return list(KpiDaily.objects.filter(_day_q(period), **filters).order_by().values(*dimensions)
+                .annotate(n=Sum("count"), amount=Sum("amount_chf")))
+
+
+def _values_from_rollup(rows):
+    """The flat dict of ``_event_aggregates`` from the rollup's rows, plus flows, groups and grounds."""
+    keys = ["applications", "accepted", "rejected", "closed"]
+    for kind in KINDS:
+        keys += [f"referrers_{kind}", f"receivers_{kind}", f"closed_{kind}"]
+        keys += [f"outcome_{outcome}_{kind}" for outcome in OUTCOMES]
+        keys += [f"cost_{state}_{kind}" for state in COST_STATES]
+    keys += [f"rejected_{reason}" for reason in REJECTION_REASONS]
+    values = dict.fromkeys(keys, 0)
+    values.update({f"amount_{state}_{kind}": Decimal(0) for state in COST_STATES for kind in KINDS})
+    flows = {source: dict.fromkeys(KINDS, 0) for source in KINDS}
+    groups = dict.fromkeys((*TARGET_GROUPS, "none"), 0)
+    grounds = dict.fromkeys(ClosureGround.values, 0)
+    for row in rows:
+        n, status = row["n"], row["to_status"]
+        if row["kind"] == EventKind.COST_APPROVAL and status in COST_STATES:
+            kind = row["requester_kind"]
+            if kind in KINDS:
+                values[f"cost_{status}_{kind}"] += n
+                values[f"amount_{status}_{kind}"] += Decimal(row["amount"] or 0)
+            continue
+        if row["kind"] != EventKind.STATUS:
+            continue
+        source, target = row["referrer_kind"], row["receiver_kind"]
+        if status == Status.SUBMITTED:
+            values["applications"] += n
+            if source in KINDS:
+                values[f"referrers_{source}"] += n
+            if target in KINDS:
+                values[f"receivers_{target}"] += n
+            if source in flows and target in KINDS:
+                flows[source][target] += n
+            groups[row["target_group"] if row["target_group"] in TARGET_GROUPS else "none"] += n
+        elif status == Status.ACCEPTED:
+            values["accepted"] += n
+        elif status == Status.REJECTED:
+            values["rejected"] += n
+            if row["reason"] in REJECTION_REASONS:
+                values[f"rejected_{row['reason']}"] += n
+        elif status == Status.CLOSED:
+            values["closed"] += n
+            grounds[row["ground"] if row["ground"] in grounds else ClosureGround.OTHER] += n
+            if target in KINDS:
+                values[f"closed_{target}"] += n
+                if row["reason"] in OUTCOMES:
+                    values[f"outcome_{row['reason']}_{target}"] += n
+    return values, flows, groups, grounds
+
+
+def _trend_from_rollup(period, today):
+    rows = (KpiDaily.objects.filter(_day_q(period), kind=EventKind.STATUS,
+                                    to_status__in=[Status.SUBMITTED, Status.CLOSED])
+            .values("day", "to_status").annotate(n=Sum("count")).order_by())
+    counts = {}
+    for row in rows:
+        month = counts.setdefault(row["day"].replace(day=1), {})
+        month[row["to_status"]] = month.get(row["to_status"], 0) + row["n"]
+    return _months(counts, period, today)
+
+
+def _durations_from_rollup(period):
+    """Waiting times and case durations from ``KpiDuration``: one narrow query, no subquery per event."""
+    rows = list(KpiDuration.objects.filter(_day_q(period)).order_by()
+                .values_list("measure", "receiver_kind", "days", "planned_months"))
+    waiting = {}
+    for key, measure in (("decision", DurationMeasure.DECISION), ("handover", DurationMeasure.HANDOVER)):
+        selected = [(kind, days) for m, kind, days, _p in rows if m == measure]
+        waiting[key] = {"all": _summary(days for _k, days in selected)}
+        for kind in KINDS:
+            waiting[key][kind] = _summary(days for k, days in selected if k == kind)
+    closed = [(kind, days, planned) for m, kind, days, planned in rows if m == DurationMeasure.CASE]
+    durations = {}
+    for kind in ("all", *KINDS):
+        selected = [r for r in closed if kind == "all" or r[0] == kind]
+        actual = [days / DAYS_PER_MONTH for _k, days, _p in selected if days is not None]
+        planned = [p for _k, _d, p in selected if p]
+        within = sum(1 for _k, days, p in selected if days is not None and p and days / DAYS_PER_MONTH <= p + 0.5)
+        durations[kind] = {
+            "count": len(selected),
+            "median_actual_months": round(statistics.median(actual), 1) if actual else None,
+            "median_planned_months": round(float(statistics.median(planned)), 1) if planned else None,
+            "within_plan": within,
+        }
+    return waiting, durations
+
+
+def sheet(period=None):
+    """The pilot's sheet for `period`, from the rollup (one query, whatever the number of events)."""
+    period = period or Period()
+    values, _flows, _groups, _grounds = _values_from_rollup(rollup_totals(period))
+    return _sheet_from(values, period)
+
+
+def compute(period=None, today=None):
+    """The sheet and everything beyond it that can be stored and exported: aggregates, no client data.
+
+    From the rollup: four queries (totals, trend, durations, open referrals); equal to ``compute_from_events``.
+    """
+    period = period or Period()
+    today = today or timezone.localdate()
+    values, flows, groups, grounds = _values_from_rollup(rollup_totals(period))
+    waiting, durations = _durations_from_rollup(period)
+    return {
+        "period": period.as_json(),
+        "generated_at": timezone.localtime().isoformat(timespec="seconds"),
+        "sheet": _sheet_from(values, period),
+        "extras": {
+            "flows": flows,
+            "target_groups": groups,
+            "waiting_times": waiting,
+            "case_durations": durations,
+            "closure_grounds": grounds,
+            "cost_amounts": _cost_amounts(values),
+            "open_now": _open_now(),
+            "trend": _trend_from_rollup(period, today),
+        },
+    }
