@@ -13,6 +13,7 @@ The KPI rollup is rebuilt at the end (``reporting.rollup.rebuild``).
 """
 
 import datetime
+import itertools
 import json
 import random
 from decimal import Decimal
@@ -156,6 +157,7 @@ class _Writer:
         self.models = models
         self.columns = {m: [f.column for f in m._meta.concrete_fields] for m in models}
         self.fields = {m: list(m._meta.concrete_fields) for m in models}
+        self.defaults = {m: [(f, f.attname, _default(f)) for f in m._meta.concrete_fields] for m in models}
         self.rows = {m: [] for m in models}
         self.counts = dict.fromkeys(models, 0)
 
@@ -168,15 +170,15 @@ class _Writer:
                 rows = self.rows[model]
                 if not rows:
                     continue
-                fields = self.fields[model]
+                fields, defaults = self.fields[model], self.defaults[model]
                 table = connection.ops.quote_name(model._meta.db_table)
                 columns = ", ".join(connection.ops.quote_name(c) for c in self.columns[model])
                 if connection.vendor == "postgresql":
                     with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                         for row in rows:
-                            copy.write_row([_copy_value(f, row.get(f.attname, _default(f))) for f in fields])
+                            copy.write_row([_copy_value(f, row.get(name, default)) for f, name, default in defaults])
                 else:
-                    values = [[f.get_db_prep_save(row.get(f.attname, _default(f)), connection) for f in fields]
+                    values = [[f.get_db_prep_save(row.get(name, default), connection) for f, name, default in defaults]
                               for row in rows]
                     marks = ", ".join(["%s"] * len(fields))
                     cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
@@ -191,7 +193,7 @@ def _default(field):
 
 
 def _copy_value(field, value):
-    if field.get_internal_type() == "JSONField":
+    if isinstance(value, dict | list):
         return json.dumps(value)
     return value
 
@@ -214,7 +216,8 @@ def generate(*, referrals, seed=0, institutions=0, years=10, now=None, log=None)
     referrer_pool = [(p, REFERRER_WEIGHTS[p.institution.kind]) for p in people]
     if len(people) < 2 or not any(receivers.values()):
         raise ValueError("At least two institutions are needed; use --institutions.")
-    pool, weights = [p for p, _w in referrer_pool], [w for _p, w in referrer_pool]
+    pool = [p for p, _w in referrer_pool]
+    cumulative = list(itertools.accumulate(w for _p, w in referrer_pool))
 
     models = [Client, Referral, Meeting, CostApproval, Comment, Document, ReferralEvent]
     ids = _Ids(*models)
@@ -226,13 +229,18 @@ def generate(*, referrals, seed=0, institutions=0, years=10, now=None, log=None)
     def day(seconds):
         return datetime.timedelta(seconds=seconds)
 
+    candidates_of = {}
+
     for index in range(referrals):
         # Referrer and receiver (a receiver of a kind the referrer's kind sends to, never itself).
         while True:
-            sender = rng.choices(pool, weights)[0]
+            sender = rng.choices(pool, cum_weights=cumulative)[0]
             options = FLOW_WEIGHTS[sender.institution.kind]
             target_kind = rng.choices([k for k, _w in options], [w for _k, w in options])[0]
-            candidates = [p for p in receivers[target_kind] if p.institution.pk != sender.institution.pk]
+            key = (sender.institution.pk, target_kind)
+            if key not in candidates_of:
+                candidates_of[key] = [p for p in receivers[target_kind] if p.institution.pk != sender.institution.pk]
+            candidates = candidates_of[key]
             if candidates:
                 receiver = rng.choice(candidates)
                 break
