@@ -34,7 +34,8 @@ LEFT JOIN referrals_costapproval ca ON ca.id = e.cost_approval_id
 LEFT JOIN institutions_institution ci ON ci.id = ca.requesting_institution_id
 WHERE ((e.kind = 'status' AND e.to_status IN ('submitted', 'accepted', 'rejected', 'closed'))
        OR (e.kind = 'cost_approval' AND e.to_status IN ('requested', 'approved', 'refused')))
-  AND (%(start)s::timestamptz IS NULL OR e.created_at >= %(start)s) AND (%(end)s::timestamptz IS NULL OR e.created_at < %(end)s)
+  AND (%(start)s::timestamptz IS NULL OR e.created_at >= %(start)s)
+  AND (%(end)s::timestamptz IS NULL OR e.created_at < %(end)s)
 GROUP BY 1, 2, 3, 4, 5, 6
 """
 # Every KPI table: the sheet's groups plus flows/groups/grounds, the monthly trend and the three durations
