@@ -1,8 +1,10 @@
 """Keyset (cursor) pagination of the referral list API (issue 14)."""
 
 import pytest
+from django.urls import reverse
 from rest_framework.test import APIClient
 
+from institutions.models import Institution, InstitutionKind
 from referrals.models import Status
 from scale import synthetic
 
@@ -52,3 +54,22 @@ def test_cursor_page_costs_no_count_query(many, django_assert_num_queries):
 def test_cursor_keeps_the_filters(many):
     body = api(many).get(f"/api/v1/referrals/?cursor=&status={Status.CLOSED}").json()
     assert body["results"] and {row["status"] for row in body["results"]} == {Status.CLOSED}
+
+
+# --- The directory page: searched and paginated -----------------------------------------------------------
+
+
+def test_directory_is_paginated_and_searchable_by_name_or_municipality(client, directory, referrer,
+                                                                       django_assert_num_queries):
+    for n in range(40):
+        Institution.objects.create(key=f"rav-extra-{n}", name=f"RAV Extra {n:02d}", kind=InstitutionKind.RAV)
+    client.force_login(referrer)
+    with django_assert_num_queries(7):
+        html = client.get(reverse("directory")).content.decode()
+    assert "45 institutions" in html and "page 1 of 2" in html and "RAV Extra 39" not in html
+    assert "RAV Extra 39" in client.get(reverse("directory"), {"page": 2}).content.decode()
+    assert client.get(reverse("directory"), {"page": "x"}).status_code == 200  # bad page: the first one
+    found = client.get(reverse("directory"), {"q": "sursee"}).content.decode()
+    assert "SoBZ Sursee" in found and "WAS IV Luzern" in found and "RAV Extra" not in found
+    none = client.get(reverse("directory"), {"q": "Atlantis"}).content.decode()
+    assert "No institution matches" in none
