@@ -31,7 +31,7 @@ from referrals.models import (
     Status,
 )
 
-from .models import DurationMeasure, KpiDaily, KpiDuration
+from .models import DurationMeasure, KpiCounts, KpiDaily, KpiDuration, KpiMonthly
 
 KINDS = ("iv", "rav", "social")
 REJECTION_REASONS = (
@@ -348,12 +348,46 @@ def _day_q(period):
     return condition
 
 
+def _next_month(day):
+    return (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+
+
+def _split(period):
+    """(Q over KpiMonthly for the whole months of the period, Q over KpiDaily for its edge days)."""
+    start, end = period.date_from, period.date_to
+    first_full = start if start is None or start.day == 1 else _next_month(start)
+    after_last_full = None if end is None else (
+        _next_month(end) if _next_month(end) - datetime.timedelta(days=1) == end else end.replace(day=1))
+    if first_full is not None and after_last_full is not None and first_full >= after_last_full:
+        return None, _day_q(period)  # no whole month inside: days only
+    months = Q()
+    if first_full is not None:
+        months &= Q(month__gte=first_full)
+    if after_last_full is not None:
+        months &= Q(month__lt=after_last_full)
+    days = Q(pk__in=[])
+    if start is not None and start != first_full:
+        days |= Q(day__gte=start, day__lt=first_full)
+    if end is not None and after_last_full <= end:
+        days |= Q(day__gte=after_last_full, day__lte=end)
+    return months, days
+
+
+def _from_rollup(period, fields, filters, **aggregates):
+    """Rows grouped by `fields` over the period: whole months from KpiMonthly, edge days from KpiDaily, as one
+    UNION ALL query (rows of the two parts are added up by the callers)."""
+    months, days = _split(period)
+    daily = KpiDaily.objects.filter(days, **filters).order_by().values(*fields).annotate(**aggregates)
+    if months is None:
+        return list(daily)
+    monthly = KpiMonthly.objects.filter(months, **filters).order_by().values(*fields).annotate(**aggregates)
+    return list(monthly.union(daily, all=True))
+
+
 def rollup_totals(period, **filters):
-    """Grouped totals of the rollup over the period: one query over ``KpiDaily``, rows of the dimensions
-    (without the day) with ``n`` and ``amount``. A new KPI counting events reads its figures from here."""
-    dimensions = [d for d in KpiDaily.DIMENSIONS if d != "day"]
-    return list(KpiDaily.objects.filter(_day_q(period), **filters).order_by().values(*dimensions)
-                .annotate(n=Sum("count"), amount=Sum("amount_chf")))
+    """Grouped totals of the rollup over the period (one query), rows of the dimensions with ``n`` and
+    ``amount`` (a dimension combination may come twice: add up). A new KPI counting events reads it here."""
+    return _from_rollup(period, KpiCounts.KEYS, filters, n=Sum("count"), amount=Sum("amount_chf"))
 
 
 def _values_from_rollup(rows):
@@ -406,12 +440,16 @@ def _values_from_rollup(rows):
 
 
 def _trend_from_rollup(period, today):
-    rows = (KpiDaily.objects.filter(_day_q(period), kind=EventKind.STATUS,
-                                    to_status__in=[Status.SUBMITTED, Status.CLOSED])
-            .values("day", "to_status").annotate(n=Sum("count")).order_by())
+    months, days = _split(period)
+    filters = {"kind": EventKind.STATUS, "to_status__in": [Status.SUBMITTED, Status.CLOSED]}
+    daily = (KpiDaily.objects.filter(days if months is not None else _day_q(period), **filters).order_by()
+             .values("to_status", first=F("day")).annotate(n=Sum("count")))
+    rows = daily if months is None else daily.union(
+        KpiMonthly.objects.filter(months, **filters).order_by().values("to_status", first=F("month"))
+        .annotate(n=Sum("count")), all=True)
     counts = {}
     for row in rows:
-        month = counts.setdefault(row["day"].replace(day=1), {})
+        month = counts.setdefault(row["first"].replace(day=1), {})
         month[row["to_status"]] = month.get(row["to_status"], 0) + row["n"]
     return _months(counts, period, today)
 

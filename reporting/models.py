@@ -87,14 +87,13 @@ class ReportSnapshot(models.Model):
 # and rebuilt from the events by ``manage.py rebuild_kpi_rollup``. Figures only, never client data.
 
 
-class KpiDaily(models.Model):
-    """How many events of each kind happened on one day (Zurich) between institutions of two kinds.
+class KpiCounts(models.Model):
+    """The rollup's dimensions and measures, shared by the daily and the monthly table.
 
     Generic on purpose: every event kind is counted, with its status code, reason code and closure ground, so a
     new KPI over events (a new kind, a new code) reads its counts here without a schema change.
     """
 
-    day = models.DateField()
     kind = models.CharField(max_length=20)
     to_status = models.CharField(max_length=20, blank=True)
     reason = models.CharField(max_length=40, blank=True)
@@ -106,8 +105,19 @@ class KpiDaily(models.Model):
     count = models.PositiveIntegerField(default=0)
     amount_chf = models.DecimalField(max_digits=14, decimal_places=2, default=0)  # cost approvals
 
-    DIMENSIONS = ("day", "kind", "to_status", "reason", "ground", "referrer_kind", "receiver_kind",
-                  "requester_kind", "target_group")
+    KEYS = ("kind", "to_status", "reason", "ground", "referrer_kind", "receiver_kind", "requester_kind",
+            "target_group")
+
+    class Meta:
+        abstract = True
+
+
+class KpiDaily(KpiCounts):
+    """How many events of each kind happened on one day (Zurich) between institutions of two kinds."""
+
+    day = models.DateField()
+
+    DIMENSIONS = ("day", *KpiCounts.KEYS)
 
     class Meta:
         constraints = [models.UniqueConstraint(
@@ -117,6 +127,24 @@ class KpiDaily(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.kind} {self.to_status} {self.count}"
+
+
+class KpiMonthly(KpiCounts):
+    """The same counts per calendar month (Zurich): whole months of a period are read here, its edge days
+    from ``KpiDaily``, so even "all time" over ten years sums a few thousand rows."""
+
+    month = models.DateField()  # the first day of the month
+
+    DIMENSIONS = ("month", *KpiCounts.KEYS)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["month", "kind", "to_status", "reason", "ground", "referrer_kind", "receiver_kind",
+                    "requester_kind", "target_group"], name="kpi_monthly_unique_key")]
+        indexes = [models.Index(fields=["month"], name="kpi_monthly_month")]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.kind} {self.to_status} {self.count}"
 
 
 class DurationMeasure(models.TextChoices):

@@ -2,13 +2,15 @@
 
 How it stays right
 - ``on_event_recorded`` is connected (reporting/apps.py) to ``referrals.signals.event_recorded``, which
-  ``referrals.services._record_event`` sends inside the transaction that writes the event. It adds one to the
-  event's ``KpiDaily`` row (an upsert: ``INSERT ... ON CONFLICT DO UPDATE``, safe under concurrency) and, for
-  an event that ends a measured duration, writes its ``KpiDuration`` row. Event and rollup commit together.
-- ``rebuild()`` (``manage.py rebuild_kpi_rollup``) recomputes both tables from the events in two grouped
-  statements plus one pass over the duration-ending events: after a bulk load, a restore or a change of rules.
+  ``referrals.services._record_event`` sends inside the transaction that writes the event. It adds one to
+  the event's ``KpiDaily`` and ``KpiMonthly`` rows (an upsert: ``INSERT ... ON CONFLICT DO UPDATE``, safe
+  under concurrency) and, for an event that ends a measured duration, writes its ``KpiDuration`` row.
+  Event and rollup commit together.
+- ``rebuild()`` (``manage.py rebuild_kpi_rollup``) recomputes the tables from the events (grouped statements
+  plus one pass over the duration-ending events): after a bulk load, a restore or a change of rules.
 - Periods are whole days in Zurich time (``kpi.Period``) and the rollup is keyed by the Zurich day of the
-  event, so no period ever has partial days at its edges: the sum over the period's days is exact.
+  event, so a period never has partial days. Its whole months are read from ``KpiMonthly``, the days at its
+  edges (a partial first or last month) from ``KpiDaily``: the sum is exact and "all time" stays small.
 
 How a new KPI adds itself
 - A figure that counts events (a new event kind such as issue 11's invoices, a new status or reason code)
@@ -25,13 +27,13 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import CharField, Count, DecimalField, F, OuterRef, Subquery, Sum, Value
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from institutions.models import Institution
 from referrals.models import EventKind, ReferralEvent, Status
 
-from .models import DurationMeasure, KpiDaily, KpiDuration
+from .models import DurationMeasure, KpiCounts, KpiDaily, KpiDuration, KpiMonthly
 
 # The status that ends a duration -> (measure, the status whose last moment starts it).
 DURATION_ENDS = {
@@ -76,11 +78,11 @@ def _dimensions(event):
     }, amount
 
 
-def _upsert_sql():
-    table = KpiDaily._meta.db_table
+def _upsert_sql(model):
+    table = model._meta.db_table
     q = connection.ops.quote_name
-    dims = ", ".join(q(d) for d in KpiDaily.DIMENSIONS)
-    marks = ", ".join(["%s"] * (len(KpiDaily.DIMENSIONS) + 2))
+    dims = ", ".join(q(d) for d in model.DIMENSIONS)
+    marks = ", ".join(["%s"] * (len(model.DIMENSIONS) + 2))
     return (f"INSERT INTO {q(table)} ({dims}, {q('count')}, {q('amount_chf')}) VALUES ({marks}) "
             f"ON CONFLICT ({dims}) DO UPDATE SET {q('count')} = {q(table)}.{q('count')} + EXCLUDED.{q('count')}, "
             f"{q('amount_chf')} = {q(table)}.{q('amount_chf')} + EXCLUDED.{q('amount_chf')}")
@@ -89,8 +91,10 @@ def _upsert_sql():
 def record_event(event):
     """Count one event in the rollup (and its duration). Runs in the caller's transaction."""
     dims, amount = _dimensions(event)
+    keys = [dims[d] for d in KpiCounts.KEYS]
     with connection.cursor() as cursor:
-        cursor.execute(_upsert_sql(), [*(dims[d] for d in KpiDaily.DIMENSIONS), 1, str(amount)])
+        cursor.execute(_upsert_sql(KpiDaily), [dims["day"], *keys, 1, str(amount)])
+        cursor.execute(_upsert_sql(KpiMonthly), [dims["day"].replace(day=1), *keys, 1, str(amount)])
     if event.kind == EventKind.STATUS and event.to_status in DURATION_ENDS:
         measure, start_status = DURATION_ENDS[event.to_status]
         began = (ReferralEvent.objects.filter(referral_id=event.referral_id, kind=EventKind.STATUS,
@@ -138,6 +142,16 @@ def _rebuild_daily():
     return total + len(batch)
 
 
+def _rebuild_monthly():
+    """The monthly table from the daily one (already rebuilt): one grouped query."""
+    rows = (KpiDaily.objects.order_by().values(*KpiCounts.KEYS, first_day=TruncMonth("day"))
+            .annotate(n=Sum("count"), amount=Sum("amount_chf")))
+    batch = [KpiMonthly(month=row["first_day"], count=row["n"], amount_chf=row["amount"] or 0,
+                        **{key: row[key] for key in KpiCounts.KEYS}) for row in rows.iterator(chunk_size=5000)]
+    KpiMonthly.objects.bulk_create(batch, batch_size=5000)
+    return len(batch)
+
+
 def _rebuild_durations():
     zurich = timezone.get_current_timezone()
     total = 0
@@ -172,6 +186,7 @@ def rebuild():
                 cursor.execute(f"LOCK TABLE {connection.ops.quote_name(ReferralEvent._meta.db_table)} "
                                "IN SHARE MODE")
         KpiDaily.objects.all().delete()
+        KpiMonthly.objects.all().delete()
         KpiDuration.objects.all().delete()
-        return _rebuild_daily() + _rebuild_durations()
+        return _rebuild_daily() + _rebuild_monthly() + _rebuild_durations()
 

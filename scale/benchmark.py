@@ -141,7 +141,7 @@ def run(*, repeat=3, periods=None, include_events=True):
                      "ratio": ours / hand if hand else None, "from_events": events})
 
     coordinator, contact = _personas()
-    anonymous = Client()
+    anonymous = Client(HTTP_HOST="localhost")
     login = _page(anonymous, reverse("login"), repeat)
     rows.append({"section": "page", "what": "login page", **login, "ratio": 1.0})
     referral = Referral.objects.filter(receiving_institution__memberships__user=contact).order_by("-pk").first() \
@@ -149,7 +149,7 @@ def run(*, repeat=3, periods=None, include_events=True):
     for who, user in (("coordinator", coordinator), ("contact person", contact)):
         if user is None:
             continue
-        client = Client()
+        client = Client(HTTP_HOST="localhost")
         client.force_login(user)
         pages = [("start page", reverse("home")), ("referral list", reverse("referrals:list")),
                  ("API list", "/api/v1/referrals/"), ("directory", reverse("directory"))]

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import transaction
 
 from reporting import kpi
-from reporting.models import KpiDaily, KpiDuration
+from reporting.models import KpiDaily, KpiDuration, KpiMonthly
 from tests.test_reporting_pilot_data import PILOT_SHEET, build_pilot
 
 PERIODS = [
@@ -17,6 +17,10 @@ PERIODS = [
     kpi.Period(None, datetime.date(2021, 6, 30)),
     kpi.Period(datetime.date(2021, 7, 1), None),
     kpi.Period(datetime.date(2030, 1, 1), datetime.date(2030, 12, 31)),  # nothing happened
+    kpi.Period(datetime.date(2019, 3, 15), datetime.date(2021, 2, 10)),  # edge days on both sides
+    kpi.Period(datetime.date(2020, 2, 10), datetime.date(2020, 3, 5)),  # two partial months, no whole one
+    kpi.Period(datetime.date(2020, 1, 20), datetime.date(2020, 3, 31)),  # partial start, whole end
+    kpi.Period(datetime.date(2019, 5, 1), datetime.date(2019, 5, 31)),  # exactly one month
 ]
 TODAY = datetime.date(2023, 1, 15)
 
@@ -50,11 +54,13 @@ def test_sheet_from_the_rollup_is_the_pilot_sheet(pilot):
 
 def test_rebuild_gives_back_the_rollup_the_services_wrote(pilot):
     maintained = sorted(KpiDaily.objects.values_list(*KpiDaily.DIMENSIONS, "count", "amount_chf"))
+    monthly = sorted(KpiMonthly.objects.values_list(*KpiMonthly.DIMENSIONS, "count", "amount_chf"))
     durations = sorted(KpiDuration.objects.values_list("event_id", "measure", "receiver_kind", "days",
                                                        "planned_months"))
     assert maintained and durations
     call_command("rebuild_kpi_rollup", verbosity=0)
     assert sorted(KpiDaily.objects.values_list(*KpiDaily.DIMENSIONS, "count", "amount_chf")) == maintained
+    assert sorted(KpiMonthly.objects.values_list(*KpiMonthly.DIMENSIONS, "count", "amount_chf")) == monthly
     rebuilt = sorted(KpiDuration.objects.values_list("event_id", "measure", "receiver_kind", "days",
                                                      "planned_months"))
     assert [r[:3] for r in rebuilt] == [r[:3] for r in durations]
