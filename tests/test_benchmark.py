@@ -19,3 +19,4 @@ def test_benchmark_prints_the_table_on_a_small_generated_dataset(directory, refe
         assert expected in out
     assert (tmp_path / "table.md").read_text().startswith("Dataset: 60 referrals")
     assert "| 500 |" not in out  # every page answered
+    assert "| NO |" not in out and "| yes |" in out  # the rollup gives the figures of the events
