@@ -61,10 +61,16 @@ def institution_members_with_role(institution, role):
     )
 
 
-def institutions_for_directory():
-    """Active institutions with their municipalities and contact persons, in a fixed number of queries."""
+def institutions_for_directory(query=""):
+    """Active institutions with their municipalities and contact persons, in a fixed number of queries.
+
+    ``query`` finds institutions by name or by a municipality they serve."""
     contact_people = Membership.objects.filter(is_contact_person=True, user__is_active=True).select_related("user")
-    return Institution.objects.filter(active=True).prefetch_related(
+    institutions = Institution.objects.filter(active=True)
+    if query:
+        served = Institution.municipalities.through.objects.filter(municipality__name__icontains=query)
+        institutions = institutions.filter(Q(name__icontains=query) | Q(pk__in=served.values("institution_id")))
+    return institutions.order_by("name", "pk").prefetch_related(
         "municipalities", Prefetch("memberships", queryset=contact_people, to_attr="contact_memberships")
     )
 

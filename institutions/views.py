@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -12,10 +13,16 @@ from .directory_import import DirectoryImportError, apply_directory, load_direct
 from .models import Institution, Municipality
 from .selectors import institutions_for_directory
 
+DIRECTORY_PAGE_SIZE = 30
+
 
 @login_required
 def directory(request):
-    return render(request, "institutions/directory.html", {"institutions": institutions_for_directory()})
+    # Searched and paginated (issue 14): a national directory has hundreds of institutions.
+    query = (request.GET.get("q") or "").strip()[:100]
+    page = Paginator(institutions_for_directory(query=query), DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "institutions/directory.html", {"institutions": page.object_list, "page": page,
+                                                           "query": query})
 
 
 @require_POST

@@ -384,3 +384,5 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.Authenticatio
 # Change history of the directory (who, when, what): django-simple-history on institutions, people, roles.
 INSTALLED_APPS += ["simple_history"]
 MIDDLEWARE += ["simple_history.middleware.HistoryRequestMiddleware"]
+# --- national scale: synthetic data, KPI rollup, benchmarks (issue 14) ---
+INSTALLED_APPS += ["scale"]  # noqa: F405  (dev tooling: generate_synthetic, benchmark; top floor, nothing imports it)

@@ -190,6 +190,15 @@ class Referral(models.Model):
         ordering = ["-status_changed_at"]
         verbose_name = _("referral")
         verbose_name_plural = _("referrals")
+        # Issue 14: indexes matching the lists' filters and orderings (coordinator list, inboxes, start page).
+        indexes = [
+            models.Index(fields=["-status_changed_at"], name="referral_changed"),
+            models.Index(fields=["status", "status_changed_at"], name="referral_status_changed"),
+            models.Index(fields=["referring_institution", "status", "status_changed_at"],
+                         name="referral_sender_status"),
+            models.Index(fields=["receiving_institution", "status", "status_changed_at"],
+                         name="referral_receiver_status"),
+        ]
 
     def __str__(self):
         return self.reference or _("Draft")
@@ -243,7 +252,9 @@ class ReferralEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["kind", "to_status", "created_at"])]
+        indexes = [models.Index(fields=["kind", "to_status", "created_at"]),
+                   # Issue 14: "when did this referral last reach status X" (waiting times, KPI rollup).
+                   models.Index(fields=["referral", "kind", "to_status", "created_at"], name="event_referral_status")]
 
     def __str__(self):
         return f"{self.referral_id} {self.kind} {self.from_status}->{self.to_status}"
@@ -297,6 +308,9 @@ class Meeting(models.Model):
 
     class Meta:
         ordering = ["scheduled_at", "held_on", "id"]
+        # Issue 14: the start page's upcoming meetings are the few not yet recorded.
+        indexes = [models.Index(fields=["scheduled_at"], condition=models.Q(recorded_at__isnull=True),
+                                name="meeting_open_scheduled")]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.referral_id}"
@@ -340,6 +354,8 @@ class CostApproval(models.Model):
 
     class Meta:
         ordering = ["requested_at", "id"]
+        indexes = [models.Index(fields=["financing_institution", "status", "requested_at"],
+                                name="cost_approval_to_sign")]  # issue 14: the signatory's list
 
     def __str__(self):
         return f"{self.measure} ({self.amount_chf})"

@@ -19,7 +19,7 @@ from audit.services import audit_record, audit_record_many
 from institutions.models import Role
 from institutions.selectors import user_has_role, user_primary_membership
 
-from . import notifications, permissions
+from . import notifications, permissions, signals
 from . import validators as plausible
 from .ahv import ahv_digest, encrypt_ahv, normalize_ahv
 from .errors import TransitionNotAllowed
@@ -95,10 +95,13 @@ def _check_transition(referral, to_status):
 
 def _record_event(*, referral, actor, kind, from_status="", to_status="", reason="", text="", payload=None,
                   cost_approval=None, measure=None, invoice=None):
-    return ReferralEvent.objects.create(
+    event = ReferralEvent.objects.create(
         referral=referral, actor=actor, kind=kind, from_status=from_status, to_status=to_status, reason=reason,
         text=text, payload=payload or {}, cost_approval=cost_approval, measure=measure, invoice=invoice,
     )
+    # Same transaction: the KPI rollup (reporting) counts the event or nothing is written (see signals.py).
+    signals.event_recorded.send(sender=ReferralEvent, event=event)
+    return event
 
 
 def _change_status(referral, *, actor, to_status, reason="", text="", payload=None):

@@ -16,6 +16,7 @@ import statistics
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -30,6 +31,8 @@ from referrals.models import (
     RejectionReason,
     Status,
 )
+
+from .models import DurationMeasure, KpiCounts, KpiDaily, KpiDuration, KpiMonthly
 
 KINDS = ("iv", "rav", "social")
 REJECTION_REASONS = (
@@ -146,8 +149,8 @@ def _sheet_from(values, period):
     }
 
 
-def sheet(period=None):
-    """The pilot's sheet for `period` (one query)."""
+def sheet_from_events(period=None):
+    """The pilot's sheet for `period` straight from the event log (one query; the reference for the rollup)."""
     period = period or Period()
     return _sheet_from(_event_aggregates(period), period)
 
@@ -260,6 +263,11 @@ def _trend(period, today):
         month = timezone.localtime(row["month"], zurich).date() if isinstance(row["month"], datetime.datetime) \
             else row["month"]
         counts.setdefault(month.replace(day=1), {})[row["to_status"]] = row["n"]
+    return _months(counts, period, today)
+
+
+def _months(counts, period, today):
+    """Every month of the period with its applications and closures ({month: {status: n}} given)."""
     first = period.date_from or (min(counts) if counts else None)
     last = period.date_to or max([today, *counts])
     if first is None:
@@ -306,8 +314,9 @@ def _money_by_institution(period):
     return rows
 
 
-def compute(period=None, today=None):
-    """The sheet and everything beyond it that can be stored and exported: aggregates, no client data."""
+def compute_from_events(period=None, today=None):
+    """The figures straight from the event log: the reference the rollup is checked against (and the
+    computation before issue 14). Its cost grows with the number of events; the pages use ``compute``."""
     period = period or Period()
     today = today or timezone.localdate()
     values = _event_aggregates(period)
@@ -345,3 +354,225 @@ def page_details(period=None, limit=100):
                          "referral__receiving_institution__name")
                  .order_by("-created_at", "-id")[:limit])
     return {"waiting": waiting, "texts": texts}
+
+
+# --- From the rollup (issue 14): the same figures at a cost independent of the number of events ---------------
+# ``reporting.rollup`` keeps ``KpiDaily`` (counts per day and dimensions) and ``KpiDuration`` (one row per
+# measured duration) in step with the events. A period is whole Zurich days, so summing its days is exact.
+
+
+def _day_q(period):
+    condition = Q()
+    if period.date_from is not None:
+        condition &= Q(day__gte=period.date_from)
+    if period.date_to is not None:
+        condition &= Q(day__lte=period.date_to)
+    return condition
+
+
+def _next_month(day):
+    return (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+
+
+def _split(period):
+    """(Q over KpiMonthly for the whole months of the period, Q over KpiDaily for its edge days)."""
+    start, end = period.date_from, period.date_to
+    first_full = start if start is None or start.day == 1 else _next_month(start)
+    after_last_full = None if end is None else (
+        _next_month(end) if _next_month(end) - datetime.timedelta(days=1) == end else end.replace(day=1))
+    if first_full is not None and after_last_full is not None and first_full >= after_last_full:
+        return None, _day_q(period)  # no whole month inside: days only
+    months = Q()
+    if first_full is not None:
+        months &= Q(month__gte=first_full)
+    if after_last_full is not None:
+        months &= Q(month__lt=after_last_full)
+    days = Q(pk__in=[])
+    if start is not None and start != first_full:
+        days |= Q(day__gte=start, day__lt=first_full)
+    if end is not None and after_last_full <= end:
+        days |= Q(day__gte=after_last_full, day__lte=end)
+    return months, days
+
+
+def _from_rollup(period, fields, filters, **aggregates):
+    """Rows grouped by `fields` over the period: whole months from KpiMonthly, edge days from KpiDaily, as one
+    UNION ALL query (rows of the two parts are added up by the callers)."""
+    months, days = _split(period)
+    daily = KpiDaily.objects.filter(days, **filters).order_by().values(*fields).annotate(**aggregates)
+    if months is None:
+        return list(daily)
+    monthly = KpiMonthly.objects.filter(months, **filters).order_by().values(*fields).annotate(**aggregates)
+    return list(monthly.union(daily, all=True))
+
+
+def rollup_totals(period, **filters):
+    """Grouped totals of the rollup over the period (one query), rows of the dimensions with ``n`` and
+    ``amount`` (a dimension combination may come twice: add up). A new KPI counting events reads it here."""
+    return _from_rollup(period, KpiCounts.KEYS, filters, n=Sum("count"), amount=Sum("amount_chf"))
+
+
+def _values_from_rollup(rows):
+    """The flat dict of ``_event_aggregates`` from the rollup's rows, plus flows, groups and grounds."""
+    keys = ["applications", "accepted", "rejected", "closed"]
+    for kind in KINDS:
+        keys += [f"referrers_{kind}", f"receivers_{kind}", f"closed_{kind}"]
+        keys += [f"outcome_{outcome}_{kind}" for outcome in OUTCOMES]
+        keys += [f"cost_{state}_{kind}" for state in COST_STATES]
+    keys += [f"rejected_{reason}" for reason in REJECTION_REASONS]
+    values = dict.fromkeys(keys, 0)
+    values.update({f"amount_{state}_{kind}": Decimal(0) for state in COST_STATES for kind in KINDS})
+    flows = {source: dict.fromkeys(KINDS, 0) for source in KINDS}
+    groups = dict.fromkeys((*TARGET_GROUPS, "none"), 0)
+    grounds = dict.fromkeys(ClosureGround.values, 0)
+    for row in rows:
+        n, status = row["n"], row["to_status"]
+        if row["kind"] == EventKind.COST_APPROVAL and status in COST_STATES:
+            kind = row["requester_kind"]
+            if kind in KINDS:
+                values[f"cost_{status}_{kind}"] += n
+                values[f"amount_{status}_{kind}"] += Decimal(row["amount"] or 0)
+            continue
+        if row["kind"] != EventKind.STATUS:
+            continue
+        source, target = row["referrer_kind"], row["receiver_kind"]
+        if status == Status.SUBMITTED:
+            values["applications"] += n
+            if source in KINDS:
+                values[f"referrers_{source}"] += n
+            if target in KINDS:
+                values[f"receivers_{target}"] += n
+            if source in flows and target in KINDS:
+                flows[source][target] += n
+            groups[row["target_group"] if row["target_group"] in TARGET_GROUPS else "none"] += n
+        elif status == Status.ACCEPTED:
+            values["accepted"] += n
+        elif status == Status.REJECTED:
+            values["rejected"] += n
+            if row["reason"] in REJECTION_REASONS:
+                values[f"rejected_{row['reason']}"] += n
+        elif status == Status.CLOSED:
+            values["closed"] += n
+            grounds[row["ground"] if row["ground"] in grounds else ClosureGround.OTHER] += n
+            if target in KINDS:
+                values[f"closed_{target}"] += n
+                if row["reason"] in OUTCOMES:
+                    values[f"outcome_{row['reason']}_{target}"] += n
+    return values, flows, groups, grounds
+
+
+def _trend_from_rollup(period, today):
+    months, days = _split(period)
+    filters = {"kind": EventKind.STATUS, "to_status__in": [Status.SUBMITTED, Status.CLOSED]}
+    daily = (KpiDaily.objects.filter(days if months is not None else _day_q(period), **filters).order_by()
+             .values("to_status", first=F("day")).annotate(n=Sum("count")))
+    rows = daily if months is None else daily.union(
+        KpiMonthly.objects.filter(months, **filters).order_by().values("to_status", first=F("month"))
+        .annotate(n=Sum("count")), all=True)
+    counts = {}
+    for row in rows:
+        month = counts.setdefault(row["first"].replace(day=1), {})
+        month[row["to_status"]] = month.get(row["to_status"], 0) + row["n"]
+    return _months(counts, period, today)
+
+
+DURATIONS_SQL = """
+SELECT measure, receiver_kind, GROUPING(receiver_kind), count(*), count(days),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY days), percentile_cont(0.9) WITHIN GROUP (ORDER BY days),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY planned_months) FILTER (WHERE planned_months > 0),
+       count(*) FILTER (WHERE days IS NOT NULL AND planned_months > 0 AND days / %(dpm)s <= planned_months + 0.5)
+FROM reporting_kpiduration
+WHERE (%(start)s::date IS NULL OR day >= %(start)s) AND (%(end)s::date IS NULL OR day <= %(end)s)
+GROUP BY GROUPING SETS ((measure, receiver_kind), (measure))
+"""
+
+
+def _durations_in_postgres(period):
+    """The same figures with PostgreSQL's percentile_cont (linear interpolation, like statistics.quantiles'
+    "inclusive" method): a few grouped rows instead of every duration of the period."""
+    with connection.cursor() as cursor:
+        cursor.execute(DURATIONS_SQL, {"dpm": DAYS_PER_MONTH, "start": period.date_from, "end": period.date_to})
+        rows = cursor.fetchall()
+    found = {}
+    for measure, kind, grouped, n, n_days, median, p90, planned, within in rows:
+        found[(measure, "all" if grouped else kind)] = (n, n_days, median, p90, planned, within)
+    empty = (0, 0, None, None, None, 0)
+    waiting = {}
+    for key, measure in (("decision", DurationMeasure.DECISION), ("handover", DurationMeasure.HANDOVER)):
+        waiting[key] = {}
+        for kind in ("all", *KINDS):
+            _n, n_days, median, p90, _p, _w = found.get((measure, kind), empty)
+            waiting[key][kind] = {"count": n_days, "median": round(median, 1) if n_days else None,
+                                  "p90": round(p90, 1) if n_days else None}
+    durations = {}
+    for kind in ("all", *KINDS):
+        n, n_days, median, _p90, planned, within = found.get((DurationMeasure.CASE, kind), empty)
+        durations[kind] = {
+            "count": n,
+            "median_actual_months": round(median / DAYS_PER_MONTH, 1) if n_days else None,
+            "median_planned_months": round(float(planned), 1) if planned is not None else None,
+            "within_plan": within,
+        }
+    return waiting, durations
+
+
+def _durations_from_rollup(period):
+    """Waiting times and case durations from ``KpiDuration``: one narrow query, no subquery per event."""
+    if connection.vendor == "postgresql":
+        return _durations_in_postgres(period)
+    rows = list(KpiDuration.objects.filter(_day_q(period)).order_by()
+                .values_list("measure", "receiver_kind", "days", "planned_months"))
+    waiting = {}
+    for key, measure in (("decision", DurationMeasure.DECISION), ("handover", DurationMeasure.HANDOVER)):
+        selected = [(kind, days) for m, kind, days, _p in rows if m == measure]
+        waiting[key] = {"all": _summary(days for _k, days in selected)}
+        for kind in KINDS:
+            waiting[key][kind] = _summary(days for k, days in selected if k == kind)
+    closed = [(kind, days, planned) for m, kind, days, planned in rows if m == DurationMeasure.CASE]
+    durations = {}
+    for kind in ("all", *KINDS):
+        selected = [r for r in closed if kind == "all" or r[0] == kind]
+        actual = [days / DAYS_PER_MONTH for _k, days, _p in selected if days is not None]
+        planned = [p for _k, _d, p in selected if p]
+        within = sum(1 for _k, days, p in selected if days is not None and p and days / DAYS_PER_MONTH <= p + 0.5)
+        durations[kind] = {
+            "count": len(selected),
+            "median_actual_months": round(statistics.median(actual), 1) if actual else None,
+            "median_planned_months": round(float(statistics.median(planned)), 1) if planned else None,
+            "within_plan": within,
+        }
+    return waiting, durations
+
+
+def sheet(period=None):
+    """The pilot's sheet for `period`, from the rollup (one query, whatever the number of events)."""
+    period = period or Period()
+    values, _flows, _groups, _grounds = _values_from_rollup(rollup_totals(period))
+    return _sheet_from(values, period)
+
+
+def compute(period=None, today=None):
+    """The sheet and everything beyond it that can be stored and exported: aggregates, no client data.
+
+    From the rollup: four queries (totals, trend, durations, open referrals); equal to ``compute_from_events``.
+    """
+    period = period or Period()
+    today = today or timezone.localdate()
+    values, flows, groups, grounds = _values_from_rollup(rollup_totals(period))
+    waiting, durations = _durations_from_rollup(period)
+    return {
+        "period": period.as_json(),
+        "generated_at": timezone.localtime().isoformat(timespec="seconds"),
+        "sheet": _sheet_from(values, period),
+        "extras": {
+            "flows": flows,
+            "target_groups": groups,
+            "waiting_times": waiting,
+            "case_durations": durations,
+            "closure_grounds": grounds,
+            "cost_amounts": _cost_amounts(values),
+            "money_by_institution": _money_by_institution(period),
+            "open_now": _open_now(),
+            "trend": _trend_from_rollup(period, today),
+        },
+    }

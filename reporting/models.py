@@ -79,3 +79,96 @@ class ReportSnapshot(models.Model):
 
     def file_for(self, fmt):
         return {"csv": self.csv_file, "xlsx": self.xlsx_file, "pdf": self.pdf_file}.get(fmt)
+
+
+# --- KPI rollup (issue 14) -------------------------------------------------------------------------------
+# Maintained aggregates of the event log, so the KPIs of any period cost the same at 50 or 12 million events.
+# Written by ``reporting.rollup`` in the same transaction as the event (hook: ``referrals.signals.event_recorded``)
+# and rebuilt from the events by ``manage.py rebuild_kpi_rollup``. Figures only, never client data.
+
+
+class KpiCounts(models.Model):
+    """The rollup's dimensions and measures, shared by the daily and the monthly table.
+
+    Generic on purpose: every event kind is counted, with its status code, reason code and closure ground, so a
+    new KPI over events (a new kind, a new code) reads its counts here without a schema change.
+    """
+
+    kind = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20, blank=True)
+    reason = models.CharField(max_length=40, blank=True)
+    ground = models.CharField(max_length=40, blank=True)  # the closure ground (payload "ground") of a closing
+    referrer_kind = models.CharField(max_length=10, blank=True)
+    receiver_kind = models.CharField(max_length=10, blank=True)
+    requester_kind = models.CharField(max_length=10, blank=True)  # cost approvals: the requesting institution
+    target_group = models.CharField(max_length=1, blank=True)
+    count = models.PositiveIntegerField(default=0)
+    amount_chf = models.DecimalField(max_digits=14, decimal_places=2, default=0)  # cost approvals
+
+    KEYS = ("kind", "to_status", "reason", "ground", "referrer_kind", "receiver_kind", "requester_kind",
+            "target_group")
+
+    class Meta:
+        abstract = True
+
+
+class KpiDaily(KpiCounts):
+    """How many events of each kind happened on one day (Zurich) between institutions of two kinds."""
+
+    day = models.DateField()
+
+    DIMENSIONS = ("day", *KpiCounts.KEYS)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["day", "kind", "to_status", "reason", "ground", "referrer_kind", "receiver_kind",
+                    "requester_kind", "target_group"], name="kpi_daily_unique_key")]
+        indexes = [models.Index(fields=["day"], name="kpi_daily_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.kind} {self.to_status} {self.count}"
+
+
+class KpiMonthly(KpiCounts):
+    """The same counts per calendar month (Zurich): whole months of a period are read here, its edge days
+    from ``KpiDaily``, so even "all time" over ten years sums a few thousand rows."""
+
+    month = models.DateField()  # the first day of the month
+
+    DIMENSIONS = ("month", *KpiCounts.KEYS)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["month", "kind", "to_status", "reason", "ground", "referrer_kind", "receiver_kind",
+                    "requester_kind", "target_group"], name="kpi_monthly_unique_key")]
+        indexes = [models.Index(fields=["month"], name="kpi_monthly_month")]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.kind} {self.to_status} {self.count}"
+
+
+class DurationMeasure(models.TextChoices):
+    DECISION = "decision", _("Submission to decision")
+    HANDOVER = "handover", _("Acceptance to handover meeting")
+    CASE = "case", _("Start of case work to closing")
+
+
+class KpiDuration(models.Model):
+    """One measured duration per event that ends it (a decision, a handover, a closing).
+
+    Medians and percentiles cannot be summed, so each duration is kept once (a narrow row, read by day)
+    instead of being recomputed with a subquery per event.
+    """
+
+    event_id = models.BigIntegerField(unique=True)  # the ReferralEvent ending the duration (no FK: kept if pruned)
+    day = models.DateField()
+    measure = models.CharField(max_length=10, choices=DurationMeasure.choices)
+    receiver_kind = models.CharField(max_length=10, blank=True)
+    days = models.FloatField(null=True)  # null: the start is not in the log
+    planned_months = models.PositiveSmallIntegerField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["measure", "day"], name="kpi_duration_measure_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.measure} {self.days}"

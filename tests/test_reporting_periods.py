@@ -179,11 +179,11 @@ def test_anonymous_is_sent_to_login_or_refused(client, db):
 
 # --- query counts ----------------------------------------------------------------------------------------
 
-# Session, user, memberships; then the sheet (1 query) and the figures beyond it (7), page details (2),
-# the snapshot list (1), the money per institution (2) and model C (3: cases, fee rules, rates; issue 11)
-# - whatever the number of referrals.
+# Session, user, memberships; then the figures from the KPI rollup (4: totals, trend, durations, open referrals;
+# issue 14), the money per institution (2; issue 11), page details (2), the snapshot list (1) and model C
+# (3: cases, fee rules, rates; issue 11) - whatever the number of referrals.
 API_QUERIES = 4
-PAGE_QUERIES = 19
+PAGE_QUERIES = 15
 
 
 def test_query_count_does_not_grow_with_the_referrals(client, small, django_assert_num_queries):

@@ -15,7 +15,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -93,6 +93,46 @@ class Pagination(PageNumberPagination):
         return raw or 1
 
 
+class KeysetCursor(CursorPagination):
+    """Keyset pagination for long lists (issue 14): ``?cursor=`` walks the list by position, without OFFSET and
+    without counting millions of rows; newest change first, like the page-number list."""
+
+    ordering = ("-status_changed_at", "-id")
+    page_size = 50
+
+
+class ReferralPagination(Pagination):
+    """Page numbers as before (``?page=``, with ``count``); ``?cursor=`` (empty to start) switches to keyset
+    pagination: ``next``/``previous`` are cursor links and there is no ``count``. Cursor is the way for
+    clients reading far into long lists: its cost does not grow with the position."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.keyset = KeysetCursor() if "cursor" in request.query_params else None
+        if self.keyset is not None:
+            if request.query_params.get("cursor") == "":
+                request = _without_empty_cursor(request)
+            return self.keyset.paginate_queryset(queryset, request, view)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        if self.keyset is not None:
+            return self.keyset.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_schema_operation_parameters(self, view):
+        return [*super().get_schema_operation_parameters(view), {
+            "name": "cursor", "required": False, "in": "query", "schema": {"type": "string"},
+            "description": "Keyset pagination: empty to start, then the cursor of the `next` link (no `count`)."}]
+
+
+def _without_empty_cursor(request):
+    """The same request with ``cursor=`` removed (an empty cursor means: start at the top)."""
+    params = request._request.GET.copy()
+    params.pop("cursor", None)
+    request._request.GET = params
+    return request
+
+
 class PresentValueMixin:
     """A filter given with an empty value (``?kind=``) is an error, not "no filter": the schema says so."""
 
@@ -162,7 +202,7 @@ NO_PAGINATION = {"pagination_class": None}
 class ReferralViewSet(viewsets.GenericViewSet):
     serializer_class = s.ReferralSerializer
     filterset_class = ReferralFilter
-    pagination_class = Pagination
+    pagination_class = ReferralPagination
     lookup_value_regex = "[^/]+"  # any id reaches the view, which answers 404 in JSON for malformed ones
     parser_classes = [JSONParser]
     http_method_names = ["get", "post", "patch", "head", "options"]

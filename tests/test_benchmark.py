@@ -1,0 +1,22 @@
+"""The benchmark runs on a small dataset (issue 14). No timings are checked here: only that it runs."""
+
+import pytest
+from django.core.management import call_command
+
+from scale import synthetic
+
+
+@pytest.mark.django_db
+def test_benchmark_prints_the_table_on_a_small_generated_dataset(directory, referrer, contact_person, coordinator,
+                                                                 capsys, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path
+    synthetic.generate(referrals=60, seed=5, years=2)
+    call_command("rebuild_kpi_rollup", verbosity=0)
+    call_command("benchmark", repeat=1, output=str(tmp_path / "table.md"))
+    out = capsys.readouterr().out
+    for expected in ("KPI sheet, all time", "all KPI tables, one year", "login page", "start page (coordinator)",
+                     "case page (contact person)", "KPI page, all time (coordinator)", "report task, all time (done)"):
+        assert expected in out
+    assert (tmp_path / "table.md").read_text().startswith("Dataset: 60 referrals")
+    assert "| 500 |" not in out  # every page answered
+    assert "| NO |" not in out and "| yes |" in out  # the rollup gives the figures of the events

@@ -1,0 +1,73 @@
+"""The KPI rollup (issue 14): figures from the maintained aggregates equal the figures from the events."""
+
+import datetime
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from reporting import kpi
+from reporting.models import KpiDaily, KpiDuration, KpiMonthly
+from tests.test_reporting_pilot_data import PILOT_SHEET, build_pilot
+
+PERIODS = [
+    kpi.Period(),
+    kpi.Period(datetime.date(2020, 1, 1), datetime.date(2020, 12, 31)),
+    kpi.Period(datetime.date(2019, 3, 4), datetime.date(2019, 3, 4)),  # a single day
+    kpi.Period(None, datetime.date(2021, 6, 30)),
+    kpi.Period(datetime.date(2021, 7, 1), None),
+    kpi.Period(datetime.date(2030, 1, 1), datetime.date(2030, 12, 31)),  # nothing happened
+    kpi.Period(datetime.date(2019, 3, 15), datetime.date(2021, 2, 10)),  # edge days on both sides
+    kpi.Period(datetime.date(2020, 2, 10), datetime.date(2020, 3, 5)),  # two partial months, no whole one
+    kpi.Period(datetime.date(2020, 1, 20), datetime.date(2020, 3, 31)),  # partial start, whole end
+    kpi.Period(datetime.date(2019, 5, 1), datetime.date(2019, 5, 31)),  # exactly one month
+]
+TODAY = datetime.date(2023, 1, 15)
+
+
+def _without_timestamp(figures):
+    return {key: value for key, value in figures.items() if key != "generated_at"}
+
+
+@pytest.fixture(scope="module")
+def pilot_once(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        with transaction.atomic():
+            yield build_pilot()
+            transaction.set_rollback(True)
+
+
+@pytest.fixture
+def pilot(pilot_once, db):
+    return pilot_once
+
+
+@pytest.mark.parametrize("period", PERIODS, ids=str)
+def test_rollup_kept_by_the_services_gives_the_figures_of_the_events_on_the_pilot(pilot, period):
+    assert _without_timestamp(kpi.compute(period, today=TODAY)) == \
+        _without_timestamp(kpi.compute_from_events(period, today=TODAY))
+
+
+def test_sheet_from_the_rollup_is_the_pilot_sheet(pilot):
+    assert kpi.sheet() == PILOT_SHEET == kpi.sheet_from_events()
+
+
+def test_rebuild_gives_back_the_rollup_the_services_wrote(pilot):
+    maintained = sorted(KpiDaily.objects.values_list(*KpiDaily.DIMENSIONS, "count", "amount_chf"))
+    monthly = sorted(KpiMonthly.objects.values_list(*KpiMonthly.DIMENSIONS, "count", "amount_chf"))
+    durations = sorted(KpiDuration.objects.values_list("event_id", "measure", "receiver_kind", "days",
+                                                       "planned_months"))
+    assert maintained and durations
+    call_command("rebuild_kpi_rollup", verbosity=0)
+    assert sorted(KpiDaily.objects.values_list(*KpiDaily.DIMENSIONS, "count", "amount_chf")) == maintained
+    assert sorted(KpiMonthly.objects.values_list(*KpiMonthly.DIMENSIONS, "count", "amount_chf")) == monthly
+    rebuilt = sorted(KpiDuration.objects.values_list("event_id", "measure", "receiver_kind", "days",
+                                                     "planned_months"))
+    assert [r[:3] for r in rebuilt] == [r[:3] for r in durations]
+    assert all(a[3] == pytest.approx(b[3]) for a, b in zip(rebuilt, durations, strict=True) if a[3] is not None)
+
+
+def test_kpi_page_figures_cost_a_fixed_number_of_queries(pilot, django_assert_num_queries):
+    # totals, trend, durations, open referrals: the same four for any number of events
+    with django_assert_num_queries(4):
+        kpi.compute(kpi.Period())

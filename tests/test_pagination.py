@@ -1,0 +1,75 @@
+"""Keyset (cursor) pagination of the referral list API (issue 14)."""
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from institutions.models import Institution, InstitutionKind
+from referrals.models import Status
+from scale import synthetic
+
+
+def api(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def many(directory, referrer, contact_person, coordinator):
+    synthetic.generate(referrals=130, seed=3, years=2)
+    return coordinator
+
+
+def test_cursor_walks_the_whole_list_newest_change_first_without_counting(many):
+    client = api(many)
+    url, seen, stamps = "/api/v1/referrals/?cursor=", [], []
+    while url:
+        body = client.get(url).json()
+        assert "count" not in body
+        seen += [row["id"] for row in body["results"]]
+        stamps += [row.get("status_changed_at") for row in body["results"]]
+        url = body["next"]
+    assert len(seen) == len(set(seen)) == client.get("/api/v1/referrals/").json()["count"] > 100
+
+
+def test_page_numbers_still_work_with_count(many):
+    body = api(many).get("/api/v1/referrals/?page=2").json()
+    assert body["count"] > 100 and len(body["results"]) == 50
+
+
+def test_a_broken_cursor_is_a_404_in_json(many):
+    response = api(many).get("/api/v1/referrals/?cursor=nonsense")
+    assert response.status_code == 404
+    assert "detail" in response.json()
+
+
+def test_cursor_page_costs_no_count_query(many, django_assert_num_queries):
+    client = api(many)
+    # memberships, page, access log (no COUNT, no OFFSET)
+    with django_assert_num_queries(3):
+        assert client.get("/api/v1/referrals/?cursor=").status_code == 200
+
+
+def test_cursor_keeps_the_filters(many):
+    body = api(many).get(f"/api/v1/referrals/?cursor=&status={Status.CLOSED}").json()
+    assert body["results"] and {row["status"] for row in body["results"]} == {Status.CLOSED}
+
+
+# --- The directory page: searched and paginated -----------------------------------------------------------
+
+
+def test_directory_is_paginated_and_searchable_by_name_or_municipality(client, directory, referrer,
+                                                                       django_assert_num_queries):
+    for n in range(40):
+        Institution.objects.create(key=f"rav-extra-{n}", name=f"RAV Extra {n:02d}", kind=InstitutionKind.RAV)
+    client.force_login(referrer)
+    with django_assert_num_queries(7):
+        html = client.get(reverse("directory")).content.decode()
+    assert "45 institutions" in html and "page 1 of 2" in html and "RAV Extra 39" not in html
+    assert "RAV Extra 39" in client.get(reverse("directory"), {"page": 2}).content.decode()
+    assert client.get(reverse("directory"), {"page": "x"}).status_code == 200  # bad page: the first one
+    found = client.get(reverse("directory"), {"q": "sursee"}).content.decode()
+    assert "SoBZ Sursee" in found and "WAS IV Luzern" in found and "RAV Extra" not in found
+    none = client.get(reverse("directory"), {"q": "Atlantis"}).content.decode()
+    assert "No institution matches" in none
