@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from referrals import selectors, services
+from referrals import permissions, selectors, services
 from referrals.models import Invoice, InvoiceStatus, Measure, MeasureStatus
 
 from . import serializers as s
@@ -33,6 +33,14 @@ class MeasureSerializer(serializers.Serializer):
 
     def get_covered(self, measure) -> bool:
         return measure.covering_approval() is not None
+
+    def to_representation(self, measure):
+        data = super().to_representation(measure)
+        request = self.context.get("request")
+        # What and who provides it may name the client's situation: for the two institutions only (need to know).
+        if request is None or not permissions.can_see_client_identity(request.user, measure.referral):
+            data["title"] = data["provider"] = ""
+        return data
 
 
 class InvoiceSerializer(serializers.Serializer):
@@ -62,7 +70,8 @@ class _CaseObjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     model = None
 
     def get_queryset(self):
-        queryset = self.model.objects.filter(referral__in=selectors.visible_referrals(self.request.user))
+        queryset = (self.model.objects.select_related("referral")
+                    .filter(referral__in=selectors.visible_referrals(self.request.user)))
         referral = self.request.query_params.get("referral")
         if referral is not None:
             queryset = queryset.filter(referral_id=_parse_id(referral))
