@@ -196,7 +196,7 @@ def session_expired(session, *, now=None):
     started = session.get(SESSION_STARTED)
     last_seen = session.get(SESSION_LAST_SEEN)
     if started is None or last_seen is None:
-        return False
+        return True  # a session from before these rules (or not made by a log-in): log in again
     return now - last_seen > settings.SESSION_IDLE_TIMEOUT or now - started > settings.SESSION_COOKIE_AGE
 
 

@@ -244,6 +244,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure stays listed in the admin (Axes > Access failures)
 # Behind OPTIMA_PROXY_COUNT reverse proxies the client's address is the X-Forwarded-For entry the outermost
 # proxy appended (the same rule as DRF's NUM_PROXIES); without proxies it is REMOTE_ADDR.
 PROXY_COUNT = env.int("OPTIMA_PROXY_COUNT", default=0)
@@ -272,7 +273,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 }
 # Throttle counters must be shared by all gunicorn workers: Redis when there is one.
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "optima-cache"}}
 
 # Second factor (TOTP with recovery codes) for administrators, IIZ coordinators, signatories and data protection.
 # Required whenever DEBUG is off; in development only with OPTIMA_REQUIRE_MFA=true.

@@ -111,3 +111,12 @@ def test_session_cookie_is_not_persistent(client, referrer, settings):
     response = client.post(reverse("login"), {"username": referrer.username, "password": PASSWORD})
     cookie = response.cookies[settings.SESSION_COOKIE_NAME]
     assert not cookie["expires"] and not cookie["max-age"]
+
+
+def test_a_session_from_before_the_timeout_rules_must_log_in_again(client, referrer):
+    client.force_login(referrer)
+    session = client.session
+    for key in ("accounts_started", "accounts_last_seen"):
+        session.pop(key, None)
+    session.save()
+    assert client.get(reverse("home")).status_code == 302
