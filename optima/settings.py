@@ -284,7 +284,11 @@ OTP_TOTP_ISSUER = "OPTIMA"
 OTP_TOTP_THROTTLE_FACTOR = 1
 MFA_RECOVERY_CODE_COUNT = 10
 
-# Passwords: Django's validators plus an upper bound (a very long password is refused with a message).
+# Passwords: Django's validators with at least 12 characters (OWASP ASVS 2.1.1) plus an upper bound (a very long
+# password is refused with a message).
+for _validator in AUTH_PASSWORD_VALIDATORS:
+    if _validator["NAME"].endswith(".MinimumLengthValidator"):
+        _validator["OPTIONS"] = {"min_length": 12}
 AUTH_PASSWORD_VALIDATORS.append(
     {"NAME": "accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 128}})
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 2  # reset links are valid for two hours

@@ -120,3 +120,12 @@ def test_a_session_from_before_the_timeout_rules_must_log_in_again(client, refer
         session.pop(key, None)
     session.save()
     assert client.get(reverse("home")).status_code == 302
+
+
+def test_new_passwords_need_twelve_characters(client, referrer):
+    client.force_login(referrer)
+    response = client.post(reverse("accounts:password-change"), {
+        "old_password": PASSWORD, "new_password1": "Kurz-Pw-123", "new_password2": "Kurz-Pw-123"},
+        HTTP_ACCEPT_LANGUAGE="de")
+    assert response.status_code == 200
+    assert "12 Zeichen" in response.content.decode()
