@@ -3,11 +3,11 @@ Content-Security-Policy violation on the pages that use scripts (referral form w
 
 import re
 
+import browser_support as bs
 import pytest
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-import browser_support as bs
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
