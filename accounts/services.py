@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
+from knox.settings import knox_settings
 
 from institutions.selectors import user_roles
 
@@ -171,6 +172,11 @@ def api_token_issue(*, actor):
     """A new API token for the actor. Returns (token row, clear text key): the key is never stored or shown again."""
     if not actor.is_active:
         raise PermissionDenied(_("This account is inactive."))
+    limit = knox_settings.TOKEN_LIMIT_PER_USER
+    if limit:
+        # A program that asks for a new token each run does not pile them up: the oldest beyond the limit go.
+        keep = AuthToken.objects.filter(user=actor).order_by("-created").values_list("digest", flat=True)[:limit - 1]
+        AuthToken.objects.filter(user=actor).exclude(digest__in=list(keep)).delete()
     return AuthToken.objects.create(user=actor)
 
 
