@@ -17,6 +17,8 @@ from knox.settings import knox_settings
 
 from institutions.selectors import user_roles
 
+from . import notifications
+
 # Session keys. MFA_STATE: "verify" (has a second factor, code not yet given), "enrol" (must set one up),
 # absent when nothing is pending.
 SESSION_MFA_STATE = "accounts_mfa_state"
@@ -110,7 +112,8 @@ def mfa_enrolment_confirm(*, actor, code):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
-            return mfa_recovery_codes_renew(actor=actor)
+            notifications.security_change(user=actor, change=notifications.MFA_ENABLED)
+            return _recovery_codes_make(actor)
     raise ValidationError({"code": error})
 
 
@@ -118,6 +121,13 @@ def mfa_recovery_codes_renew(*, actor):
     """New recovery codes, the old ones no longer work. Returns the codes (they are shown once)."""
     if mfa_confirmed_device(actor) is None:
         raise PermissionDenied(_("Set up a second factor first."))
+    with transaction.atomic():
+        codes = _recovery_codes_make(actor)
+        notifications.security_change(user=actor, change=notifications.RECOVERY_CODES_RENEWED)
+    return codes
+
+
+def _recovery_codes_make(actor):
     with transaction.atomic():
         StaticDevice.objects.filter(user=actor).delete()
         device = StaticDevice.objects.create(user=actor, name="Recovery codes", confirmed=True)
@@ -164,6 +174,12 @@ def mfa_remove(*, actor, code):
     with transaction.atomic():
         TOTPDevice.objects.filter(user=actor).delete()
         StaticDevice.objects.filter(user=actor).delete()
+        notifications.security_change(user=actor, change=notifications.MFA_REMOVED)
+
+
+def password_changed(*, actor):
+    """After Django's password forms saved a new password (change page or reset link): tell the user."""
+    notifications.security_change(user=actor, change=notifications.PASSWORD_CHANGED)
 
 
 # --- API tokens ------------------------------------------------------------------------------------------

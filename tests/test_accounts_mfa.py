@@ -226,3 +226,13 @@ def test_after_the_code_the_user_lands_where_they_wanted_to_go_but_never_elsewhe
     evil = client.post(f"{reverse('accounts:mfa-verify')}?next=https://evil.example.com/",
                        {"code": code_for(device, offset=2)})
     assert evil["Location"] == reverse("home")
+
+
+def test_the_user_is_told_by_email_when_the_second_factor_changes(referrer, django_capture_on_commit_callbacks,
+                                                                  mailoutbox):
+    with django_capture_on_commit_callbacks(execute=True):
+        device, _codes = enrol(referrer)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mfa_remove(actor=referrer, code=code_for(device, offset=1))
+    assert len(mailoutbox) == 2
+    assert all(message.to == [referrer.email] for message in mailoutbox)

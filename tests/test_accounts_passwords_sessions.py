@@ -129,3 +129,12 @@ def test_new_passwords_need_twelve_characters(client, referrer):
         HTTP_ACCEPT_LANGUAGE="de")
     assert response.status_code == 200
     assert "12 Zeichen" in response.content.decode()
+
+
+def test_the_user_is_told_by_email_when_the_password_changes(client, referrer, django_capture_on_commit_callbacks):
+    client.force_login(referrer)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:password-change"), {
+            "old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert [message.to for message in mail.outbox] == [[referrer.email]]
+    assert "Passwort" in mail.outbox[0].body and "geändert" in mail.outbox[0].body
