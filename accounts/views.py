@@ -52,6 +52,7 @@ def mfa_enrol(request):
         messages.info(request, error.messages[0])
         return redirect("accounts:account")
     form = CodeForm(request.POST or None)
+    form.fields["code"].help_text = _("The six digits the app shows now for OPTIMA.")
     if request.method == "POST" and form.is_valid():
         try:
             codes = services.mfa_enrolment_confirm(actor=request.user, code=form.cleaned_data["code"])
