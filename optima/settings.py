@@ -277,8 +277,8 @@ if REDIS_URL:
                           "KEY_PREFIX": "optima-cache"}}
 
 # Second factor (TOTP with recovery codes) for administrators, IIZ coordinators, signatories and data protection.
-# Required whenever DEBUG is off; in development only with OPTIMA_REQUIRE_MFA=true.
-MFA_REQUIRED = env.bool("OPTIMA_REQUIRE_MFA", default=not DEBUG)
+# Required whenever DEBUG is off (no switch turns it off there); in development only with OPTIMA_REQUIRE_MFA=true.
+MFA_REQUIRED = env.bool("OPTIMA_REQUIRE_MFA", default=False) or not DEBUG
 MFA_REQUIRED_ROLES = ["admin", "coordinator", "signatory", "data_protection"]
 OTP_TOTP_ISSUER = "OPTIMA"
 OTP_TOTP_THROTTLE_FACTOR = 1
