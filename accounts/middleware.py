@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from . import services
@@ -72,6 +73,10 @@ class SecondFactorMiddleware:
                                                 else "/" + settings.STATIC_URL):
             if request.path.startswith("/api/"):
                 return JsonResponse({"detail": _("Confirm your second factor on the web page first.")}, status=403)
-            target = "accounts:mfa-enrol" if state == services.MFA_ENROL else "accounts:mfa-verify"
-            return redirect(reverse(target))
+            if state == services.MFA_ENROL:
+                return redirect(reverse("accounts:mfa-enrol"))
+            target = reverse("accounts:mfa-verify")
+            if request.method == "GET" and request.path != reverse(settings.LOGIN_REDIRECT_URL):
+                target = f"{target}?{urlencode({'next': request.get_full_path()})}"
+            return redirect(target)
         return self.get_response(request)

@@ -13,8 +13,11 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
+from knox.settings import knox_settings
 
 from institutions.selectors import user_roles
+
+from . import notifications
 
 # Session keys. MFA_STATE: "verify" (has a second factor, code not yet given), "enrol" (must set one up),
 # absent when nothing is pending.
@@ -109,7 +112,8 @@ def mfa_enrolment_confirm(*, actor, code):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
-            return mfa_recovery_codes_renew(actor=actor)
+            notifications.security_change(user=actor, change=notifications.MFA_ENABLED)
+            return _recovery_codes_make(actor)
     raise ValidationError({"code": error})
 
 
@@ -117,6 +121,13 @@ def mfa_recovery_codes_renew(*, actor):
     """New recovery codes, the old ones no longer work. Returns the codes (they are shown once)."""
     if mfa_confirmed_device(actor) is None:
         raise PermissionDenied(_("Set up a second factor first."))
+    with transaction.atomic():
+        codes = _recovery_codes_make(actor)
+        notifications.security_change(user=actor, change=notifications.RECOVERY_CODES_RENEWED)
+    return codes
+
+
+def _recovery_codes_make(actor):
     with transaction.atomic():
         StaticDevice.objects.filter(user=actor).delete()
         device = StaticDevice.objects.create(user=actor, name="Recovery codes", confirmed=True)
@@ -163,6 +174,12 @@ def mfa_remove(*, actor, code):
     with transaction.atomic():
         TOTPDevice.objects.filter(user=actor).delete()
         StaticDevice.objects.filter(user=actor).delete()
+        notifications.security_change(user=actor, change=notifications.MFA_REMOVED)
+
+
+def password_changed(*, actor):
+    """After Django's password forms saved a new password (change page or reset link): tell the user."""
+    notifications.security_change(user=actor, change=notifications.PASSWORD_CHANGED)
 
 
 # --- API tokens ------------------------------------------------------------------------------------------
@@ -171,6 +188,11 @@ def api_token_issue(*, actor):
     """A new API token for the actor. Returns (token row, clear text key): the key is never stored or shown again."""
     if not actor.is_active:
         raise PermissionDenied(_("This account is inactive."))
+    limit = knox_settings.TOKEN_LIMIT_PER_USER
+    if limit:
+        # A program that asks for a new token each run does not pile them up: the oldest beyond the limit go.
+        keep = AuthToken.objects.filter(user=actor).order_by("-created").values_list("digest", flat=True)[:limit - 1]
+        AuthToken.objects.filter(user=actor).exclude(digest__in=list(keep)).delete()
     return AuthToken.objects.create(user=actor)
 
 
@@ -196,7 +218,7 @@ def session_expired(session, *, now=None):
     started = session.get(SESSION_STARTED)
     last_seen = session.get(SESSION_LAST_SEEN)
     if started is None or last_seen is None:
-        return False
+        return True  # a session from before these rules (or not made by a log-in): log in again
     return now - last_seen > settings.SESSION_IDLE_TIMEOUT or now - started > settings.SESSION_COOKIE_AGE
 
 

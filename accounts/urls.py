@@ -24,9 +24,7 @@ urlpatterns = [
         success_url=reverse_lazy("accounts:password-reset-done")), name="password-reset"),
     path("passwort/vergessen/gesendet/", auth_views.PasswordResetDoneView.as_view(
         template_name="accounts/password_reset_done.html"), name="password-reset-done"),
-    path("passwort/neu/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
-        template_name="accounts/password_reset_confirm.html",
-        success_url=reverse_lazy("accounts:password-reset-complete")), name="password-reset-confirm"),
+    path("passwort/neu/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
     path("passwort/neu/fertig/", auth_views.PasswordResetCompleteView.as_view(
         template_name="accounts/password_reset_complete.html"), name="password-reset-complete"),
 ]

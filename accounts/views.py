@@ -14,6 +14,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -51,6 +52,7 @@ def mfa_enrol(request):
         messages.info(request, error.messages[0])
         return redirect("accounts:account")
     form = CodeForm(request.POST or None)
+    form.fields["code"].help_text = _("The six digits the app shows now for OPTIMA.")
     if request.method == "POST" and form.is_valid():
         try:
             codes = services.mfa_enrolment_confirm(actor=request.user, code=form.cleaned_data["code"])
@@ -86,7 +88,11 @@ def mfa_verify(request):
             if kind == "recovery":
                 messages.warning(request, _("You used a recovery code; it is now used up. Create new recovery "
                                             "codes on your account page when few are left."))
-            return redirect(request.GET.get("next") or settings.LOGIN_REDIRECT_URL)
+            target = request.GET.get("next", "")
+            if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                   require_https=request.is_secure()):
+                target = settings.LOGIN_REDIRECT_URL
+            return redirect(target)
     return render(request, "accounts/mfa_verify.html", {"form": form}, status=400 if form.errors else 200)
 
 
@@ -164,7 +170,18 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
+        services.password_changed(actor=form.user)
         messages.success(self.request, _("Your password is changed."))
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password-reset-complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.password_changed(actor=form.user)
         return response
 
 

@@ -249,6 +249,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure stays listed in the admin (Axes > Access failures)
 # Behind OPTIMA_PROXY_COUNT reverse proxies the client's address is the X-Forwarded-For entry the outermost
 # proxy appended (the same rule as DRF's NUM_PROXIES); without proxies it is REMOTE_ADDR.
 PROXY_COUNT = env.int("OPTIMA_PROXY_COUNT", default=0)
@@ -277,17 +278,22 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 }
 # Throttle counters must be shared by all gunicorn workers: Redis when there is one.
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "optima-cache"}}
 
 # Second factor (TOTP with recovery codes) for administrators, IIZ coordinators, signatories and data protection.
-# Required whenever DEBUG is off; in development only with OPTIMA_REQUIRE_MFA=true.
-MFA_REQUIRED = env.bool("OPTIMA_REQUIRE_MFA", default=not DEBUG)
+# Required whenever DEBUG is off (no switch turns it off there); in development only with OPTIMA_REQUIRE_MFA=true.
+MFA_REQUIRED = env.bool("OPTIMA_REQUIRE_MFA", default=False) or not DEBUG
 MFA_REQUIRED_ROLES = ["admin", "coordinator", "signatory", "data_protection"]
 OTP_TOTP_ISSUER = "OPTIMA"
 OTP_TOTP_THROTTLE_FACTOR = 1
 MFA_RECOVERY_CODE_COUNT = 10
 
-# Passwords: Django's validators plus an upper bound (a very long password is refused with a message).
+# Passwords: Django's validators with at least 12 characters (OWASP ASVS 2.1.1) plus an upper bound (a very long
+# password is refused with a message).
+for _validator in AUTH_PASSWORD_VALIDATORS:
+    if _validator["NAME"].endswith(".MinimumLengthValidator"):
+        _validator["OPTIONS"] = {"min_length": 12}
 AUTH_PASSWORD_VALIDATORS.append(
     {"NAME": "accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 128}})
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 2  # reset links are valid for two hours

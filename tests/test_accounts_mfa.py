@@ -211,3 +211,28 @@ def test_admin_shows_no_second_factor_secret(client, referrer, directory):
     detail = client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk])).content.decode()
     assert device.key not in listing and device.key not in detail
     assert "otpauth" not in detail
+
+
+def test_after_the_code_the_user_lands_where_they_wanted_to_go_but_never_elsewhere(client, referrer, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    device, _codes = enrol(referrer)
+    login(client, referrer)
+    response = client.get(reverse("referrals:list"))
+    assert response["Location"] == f"{reverse('accounts:mfa-verify')}?next=%2Ffaelle%2F"
+    done = client.post(response["Location"], {"code": code_for(device, offset=1)})
+    assert done["Location"] == reverse("referrals:list")
+    client.post(reverse("logout"))
+    login(client, referrer)
+    evil = client.post(f"{reverse('accounts:mfa-verify')}?next=https://evil.example.com/",
+                       {"code": code_for(device, offset=2)})
+    assert evil["Location"] == reverse("home")
+
+
+def test_the_user_is_told_by_email_when_the_second_factor_changes(referrer, django_capture_on_commit_callbacks,
+                                                                  mailoutbox):
+    with django_capture_on_commit_callbacks(execute=True):
+        device, _codes = enrol(referrer)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mfa_remove(actor=referrer, code=code_for(device, offset=1))
+    assert len(mailoutbox) == 2
+    assert all(message.to == [referrer.email] for message in mailoutbox)

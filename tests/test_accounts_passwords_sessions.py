@@ -111,3 +111,30 @@ def test_session_cookie_is_not_persistent(client, referrer, settings):
     response = client.post(reverse("login"), {"username": referrer.username, "password": PASSWORD})
     cookie = response.cookies[settings.SESSION_COOKIE_NAME]
     assert not cookie["expires"] and not cookie["max-age"]
+
+
+def test_a_session_from_before_the_timeout_rules_must_log_in_again(client, referrer):
+    client.force_login(referrer)
+    session = client.session
+    for key in ("accounts_started", "accounts_last_seen"):
+        session.pop(key, None)
+    session.save()
+    assert client.get(reverse("home")).status_code == 302
+
+
+def test_new_passwords_need_twelve_characters(client, referrer):
+    client.force_login(referrer)
+    response = client.post(reverse("accounts:password-change"), {
+        "old_password": PASSWORD, "new_password1": "Kurz-Pw-123", "new_password2": "Kurz-Pw-123"},
+        HTTP_ACCEPT_LANGUAGE="de")
+    assert response.status_code == 200
+    assert "12 Zeichen" in response.content.decode()
+
+
+def test_the_user_is_told_by_email_when_the_password_changes(client, referrer, django_capture_on_commit_callbacks):
+    client.force_login(referrer)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:password-change"), {
+            "old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert [message.to for message in mail.outbox] == [[referrer.email]]
+    assert "Passwort" in mail.outbox[0].body and "geändert" in mail.outbox[0].body

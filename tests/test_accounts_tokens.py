@@ -10,6 +10,7 @@ from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
+from accounts import services
 from institutions.models import User
 from tests.conftest import PASSWORD
 
@@ -114,3 +115,12 @@ def test_expired_tokens_are_purged_by_the_command_and_the_daily_task(referrer, s
     assert me(fresh["token"]).status_code == 200
     assert "accounts.tasks.purge_api_tokens_task" in {
         entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+
+def test_a_user_keeps_at_most_ten_tokens_the_oldest_go(referrer):
+    first = services.api_token_issue(actor=referrer)[1]  # the service: the endpoint allows 10 requests a minute
+    for _ in range(10):
+        last = services.api_token_issue(actor=referrer)[1]
+    assert AuthToken.objects.filter(user=referrer).count() == 10
+    assert me(first).status_code == 401
+    assert me(last).status_code == 200
