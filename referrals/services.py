@@ -573,3 +573,10 @@ def referral_access_denied(*, user, pk, action=Action.ACCESS):
     exists = Referral.objects.filter(pk=pk).exists()
     audit_record(actor=user, action=action, target=(Referral._meta.label, pk), outcome=Outcome.DENIED,
                  referral_id=pk if exists else None)
+
+
+def cost_approval_access_denied(*, user, pk):
+    """An attempt on a cost approval outside the user's referrals (answered 404): recorded as denied."""
+    referral_id = CostApproval.objects.filter(pk=pk).values_list("referral_id", flat=True).first()
+    audit_record(actor=user, action=Action.ACCESS, target=(CostApproval._meta.label, pk), outcome=Outcome.DENIED,
+                 referral_id=referral_id)

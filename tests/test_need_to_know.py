@@ -26,7 +26,7 @@ SECRETS = ["Mara", "Beispiel", "02.03.1984", "1984-03-02", VALID_AHV, "9217", "0
            "Job coaching until a stable placement", "Call me back about the CV", "Arbeitsvertrag.pdf",
            "Coaching AG", "Needed for the placement"]
 
-pytestmark = pytest.mark.usefixtures("english")
+pytestmark = pytest.mark.usefixtures("english", "english_pages")
 
 
 @pytest.fixture(autouse=True)
@@ -224,3 +224,11 @@ def test_every_api_read_is_recorded(case, referrer):
 def test_an_outsiders_api_read_is_404_and_recorded_as_denied(case, outsider):
     assert api(outsider).get(f"/api/v1/referrals/{case.pk}/").status_code == 404
     assert AuditRecord.objects.filter(actor=outsider, referral=case, outcome="denied").count() == 1
+
+
+def test_an_outsiders_cost_approval_step_is_404_and_recorded_as_denied(case, outsider):
+    approval = case.cost_approvals.get()
+    assert api(outsider).post(f"/api/v1/cost-approvals/{approval.pk}/approve/", {}, format="json").status_code == 404
+    record = AuditRecord.objects.get(actor=outsider)
+    assert (record.target_type, record.target_id, record.referral_id, record.outcome) == (
+        "referrals.costapproval", str(approval.pk), case.pk, "denied")

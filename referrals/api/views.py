@@ -402,9 +402,11 @@ class CostApprovalViewSet(viewsets.GenericViewSet):
         return CostApproval.objects.filter(referral__in=selectors.visible_referrals(self.request.user))
 
     def get_cost_approval(self):
+        pk = _parse_id(self.kwargs["pk"])
         approval = (self.get_queryset().select_related("referral", "financing_institution")
-                    .filter(pk=_parse_id(self.kwargs["pk"])).first())
+                    .filter(pk=pk).first())
         if approval is None or not permissions.can_view(self.request.user, approval.referral):
+            services.cost_approval_access_denied(user=self.request.user, pk=pk)
             raise NotFound()
         return approval
 
