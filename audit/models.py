@@ -39,6 +39,7 @@ class Action(models.TextChoices):
     EXPORT = "export", _("exported")
     AUDIT_READ = "audit_read", _("read the audit trail")
     ACCESS = "access", _("tried to open")
+    STEP = "step", _("tried a step it may not take")
 
 
 PROTECTED_TARGET = "referrals.Referral"  # the model whose rows cannot be deleted while records point to them

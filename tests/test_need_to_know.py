@@ -232,3 +232,13 @@ def test_an_outsiders_cost_approval_step_is_404_and_recorded_as_denied(case, out
     record = AuditRecord.objects.get(actor=outsider)
     assert (record.target_type, record.target_id, record.referral_id, record.outcome) == (
         "referrals.costapproval", str(approval.pk), case.pk, "denied")
+
+
+def test_a_step_the_role_does_not_allow_is_recorded_as_denied(client, make_referral, coordinator, referrer):
+    referral = make_referral(Status.SUBMITTED)
+    client.force_login(referrer)
+    assert client.post(reverse("referrals:reject", args=[referral.pk]), {"reason": "no_capacity"}).status_code == 403
+    assert api(coordinator).post(f"/api/v1/referrals/{referral.pk}/reject/", {"reason": "no_capacity"},
+                                 format="json").status_code == 403
+    assert set(AuditRecord.objects.filter(referral=referral, action="step", outcome="denied")
+               .values_list("actor__username", flat=True)) == {referrer.username, coordinator.username}

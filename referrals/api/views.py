@@ -191,6 +191,7 @@ class ReferralViewSet(viewsets.GenericViewSet):
         if referral is None:
             services.referral_access_denied(user=self.request.user, pk=pk)
             raise NotFound()
+        self.referral_in_request = referral  # a refused step on it is recorded (exceptions.api_exception_handler)
         return referral
 
     def get_referral_with_identity(self, action):
@@ -408,6 +409,7 @@ class CostApprovalViewSet(viewsets.GenericViewSet):
         if approval is None or not permissions.can_view(self.request.user, approval.referral):
             services.cost_approval_access_denied(user=self.request.user, pk=pk)
             raise NotFound()
+        self.referral_in_request = approval.referral
         return approval
 
     def _answer(self, approval):
