@@ -22,7 +22,7 @@ from tests.conftest import VALID_AHV
 TODAY = timezone.localdate()
 MASKED_TAIL = VALID_AHV[-2:]
 # What must never reach someone without need to know (the client's name, birth date, AHV, contact, free texts).
-SECRETS = ["Mara", "Beispiel", "02.03.1984", "1984-03-02", VALID_AHV, "9217", "079 000 00 00",
+SECRETS = ["Mara", "Beispiel", "02.03.1984", "1984-03-02", VALID_AHV, "756.9217", "079 000 00 00",
            "Job coaching until a stable placement", "Call me back about the CV", "Arbeitsvertrag.pdf",
            "Coaching AG", "Needed for the placement"]
 

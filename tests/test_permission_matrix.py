@@ -30,7 +30,7 @@ PERSONAS = ["referrer", "contact_person", "signatory", "coordinator", "administr
             "outsider", "anonymous"]
 # The personas who work this case and so may see whom it is about.
 KNOWS_CLIENT = {"referrer", "contact_person", "signatory"}
-SECRETS = ["Mara", "Beispiel", "02.03.1984", "1984-03-02", VALID_AHV, "9217", "079 000 00 00",
+SECRETS = ["Mara", "Beispiel", "02.03.1984", "1984-03-02", VALID_AHV, "756.9217", "079 000 00 00",
            "Mandate-text-only-for-the-parties", "Call me back about the CV", "Arbeitsvertrag.pdf",
            "Coaching AG", "Needed for the placement"]
 
