@@ -37,8 +37,11 @@ class Action(models.TextChoices):
     API_DOCUMENTS = "api_documents", _("API: read the document list")
     API_COST_APPROVALS = "api_cost_approvals", _("API: read the cost approvals")
     EXPORT = "export", _("exported")
+    KPI_VIEW = "kpi_view", _("opened the key figures")
+    KPI_TEXTS = "kpi_texts", _("read its explanation on the key figures page")
     AUDIT_READ = "audit_read", _("read the audit trail")
     ACCESS = "access", _("tried to open")
+    STEP = "step", _("tried a step it may not take")
 
 
 PROTECTED_TARGET = "referrals.Referral"  # the model whose rows cannot be deleted while records point to them

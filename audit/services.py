@@ -30,8 +30,11 @@ def _protected_label():
 
 def _record(actor, action, target, outcome, referral_id):
     target_type, target_id = _target_key(target)
-    if referral_id is None and target_type == _protected_label() and not isinstance(target, tuple):
-        referral_id = target.pk
+    # A referral as target ties the record to it; given as (label, id) only when the read succeeded - a denied
+    # attempt may name an id that does not exist.
+    if referral_id is None and target_type == _protected_label() and (
+            not isinstance(target, tuple) or outcome == Outcome.OK):
+        referral_id = int(target_id)
     return AuditRecord(actor=actor if getattr(actor, "is_authenticated", False) else None, action=action,
                        outcome=outcome, target_type=target_type, target_id=target_id, referral_id=referral_id)
 
@@ -41,16 +44,19 @@ def audit_record(*, actor, action, target, outcome=Outcome.OK, referral_id=None)
 
     One INSERT. `referral_id` ties a record about something inside a referral (a document) to the referral,
     so the referral cannot be deleted while the record exists; a referral as target is tied by itself.
-    For a denied attempt pass the target as ``(label, id)``: it may not exist, so it is not tied.
+    A referral given as ``(label, id)`` is tied only for a successful read; for a denied attempt it may not exist,
+    so pass `referral_id` yourself when it does.
     """
     record = _record(actor, action, target, outcome, referral_id)
     record.save(force_insert=True)
     return record
 
 
-def audit_record_many(*, actor, action, targets, outcome=Outcome.OK):
-    """One record per target in one INSERT (lists, searches, exports)."""
+def audit_record_many(*, actor, action, targets, outcome=Outcome.OK, also=()):
+    """One record per target in one INSERT (lists, searches, exports); `also`: further ``(action, target)``
+    records of the same actor and outcome in the same INSERT."""
     records = [_record(actor, action, target, outcome, None) for target in targets]
+    records += [_record(actor, other_action, target, outcome, None) for other_action, target in also]
     if records:
         AuditRecord.objects.bulk_create(records)
     return len(records)

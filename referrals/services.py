@@ -996,6 +996,18 @@ def referral_access_denied(*, user, pk, action=Action.ACCESS):
                  referral_id=pk if exists else None)
 
 
+def referral_step_denied(*, user, referral):
+    """A step the user's role does not allow on a referral they may see (answered 403): recorded as denied."""
+    audit_record(actor=user, action=Action.STEP, target=referral, outcome=Outcome.DENIED)
+
+
+def cost_approval_access_denied(*, user, pk):
+    """An attempt on a cost approval outside the user's referrals (answered 404): recorded as denied."""
+    referral_id = CostApproval.objects.filter(pk=pk).values_list("referral_id", flat=True).first()
+    audit_record(actor=user, action=Action.ACCESS, target=(CostApproval._meta.label, pk), outcome=Outcome.DENIED,
+                 referral_id=referral_id)
+
+
 # --- Consent withdrawal --------------------------------------------------------------------------------------
 
 @transaction.atomic

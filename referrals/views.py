@@ -453,6 +453,9 @@ def _run_action(request, referral, form_name, form, call, success_message):
         except TransitionNotAllowed as error:
             messages.error(request, error.message)
             return redirect("referrals:detail", pk=referral.pk)
+        except PermissionDenied:
+            services.referral_step_denied(user=request.user, referral=referral)
+            raise
         else:
             messages.success(request, success_message)
             return redirect("referrals:detail", pk=referral.pk)

@@ -13,7 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from audit.models import Action
+from audit.services import audit_record, audit_record_many
 from billing import selectors as billing_selectors
+from referrals.models import Referral
 
 from . import kpi, layout, selectors, services
 from .exports import counting_rule, generated_label, period_label
@@ -61,6 +64,10 @@ def dashboard(request):
     sections = _with_chart_ids(layout.all_sections(figures))
     sheet = figures["sheet"]
     today = timezone.localdate()
+    # The explanations may name a client: who read which is recorded, with the page view, in one INSERT.
+    audit_record_many(actor=request.user, action=Action.KPI_TEXTS,
+                      targets=[(Referral._meta.label, t["referral_id"]) for t in details["texts"]],
+                      also=[(Action.KPI_VIEW, None)])
     texts = [dict(t, reason_label=layout.reason_label(t["to_status"], t["reason"]),
                   ground_label=layout.ground_label(t["payload__ground"]) if t["to_status"] == "closed" else "")
              for t in details["texts"]]
@@ -207,6 +214,7 @@ def snapshot_download(request, pk, fmt):
     file = snapshot.file_for(fmt)
     if snapshot.status != SnapshotStatus.DONE or not file:
         raise Http404
+    audit_record(actor=request.user, action=Action.EXPORT, target=snapshot)
     return FileResponse(file.open("rb"), as_attachment=True, filename=f"{snapshot.file_stem}.{fmt}",
                         content_type=CONTENT_TYPES[fmt])
 

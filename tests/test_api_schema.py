@@ -149,7 +149,8 @@ def _client(user):
     return client
 
 
-def test_answers_conform_to_the_schema(personas, directory, make_referral, cost_approval, settings, tmp_path):
+def test_answers_conform_to_the_schema(personas, directory, make_referral, cost_approval, settings, tmp_path,
+                                      data_protection, coordinator):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     settings.MEDIA_ROOT = tmp_path
@@ -217,6 +218,11 @@ def test_answers_conform_to_the_schema(personas, directory, make_referral, cost_
     check(contact, "post", f"{R}{submitted.pk}/reject/", ONE + "reject/", 200, {"reason": "no_capacity"})
     other = make_referral(Status.SUBMITTED)
     check(referrer, "post", f"{R}{other.pk}/withdraw/", ONE + "withdraw/", 200, {"reason": "Moved"})
+    check(referrer, "post", one + "ahv/", ONE + "ahv/", 200)
+    check(_client(coordinator), "get", one, ONE, 200)  # pseudonymised: client and situation null
+    check(_client(coordinator), "post", one + "ahv/", ONE + "ahv/", 404)
+    check(_client(data_protection), "get", f"/api/v1/audit/?referral={closed['id']}", "/api/v1/audit/", 200)
+    check(referrer, "get", "/api/v1/audit/", "/api/v1/audit/", 403)
     assert {template for _method, template, code in check.checked if code < 300} >= {
         path for _method, path in EXPECTED_OPERATIONS}
 

@@ -133,3 +133,13 @@ def test_purge_passes_the_trigger(make_referral, referrer):
     audit_record(actor=referrer, action="view", target=referral, outcome="ok")
     assert audit_purge(anonymised=[(referral, NOW - 2 * YEAR)], now=NOW) >= 1
     assert not AuditRecord.objects.filter(referral=referral).exists()
+
+
+def test_a_successful_read_given_as_label_and_id_is_tied_to_the_referral(make_referral, coordinator,
+                                                                         django_assert_num_queries):
+    referral = make_referral(Status.SUBMITTED)
+    with django_assert_num_queries(1):
+        audit_record_many(actor=coordinator, action="kpi_texts", targets=[("referrals.Referral", referral.pk)],
+                          also=[("kpi_view", None)])
+    assert set(AuditRecord.objects.values_list("action", "referral_id")) == {("kpi_texts", referral.pk),
+                                                                           ("kpi_view", None)}

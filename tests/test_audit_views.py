@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditRecord
 from audit.services import audit_record
 from institutions.models import User
+from referrals import services
 from referrals.models import Status
 
 pytestmark = pytest.mark.usefixtures("english_pages")
@@ -130,3 +131,14 @@ def test_api_bad_filters_are_400(trail, data_protection, params):
     response = api(data_protection).get("/api/v1/audit/", params)
     assert response.status_code == 400
     assert list(params)[0] in response.json()
+
+
+def test_reading_the_explanations_on_the_key_figures_page_is_recorded(client, make_referral, contact_person,
+                                                                      coordinator):
+    referral = make_referral(Status.SUBMITTED)
+    services.referral_reject(referral=referral, actor=contact_person, reason="other",
+                             reason_text="Moved to another canton")
+    client.force_login(coordinator)
+    assert client.get(reverse("reporting:dashboard")).status_code == 200
+    assert set(AuditRecord.objects.filter(actor=coordinator).values_list("action", "referral_id")) == {
+        ("kpi_texts", referral.pk), ("kpi_view", None)}

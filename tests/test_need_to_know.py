@@ -22,11 +22,11 @@ from tests.conftest import VALID_AHV
 TODAY = timezone.localdate()
 MASKED_TAIL = VALID_AHV[-2:]
 # What must never reach someone without need to know (the client's name, birth date, AHV, contact, free texts).
-SECRETS = ["Mara", "Beispiel", "02.03.1984", "1984-03-02", VALID_AHV, "9217", "079 000 00 00",
+SECRETS = ["Mara", "Beispiel", "02.03.1984", "1984-03-02", VALID_AHV, "756.9217", "079 000 00 00",
            "Job coaching until a stable placement", "Call me back about the CV", "Arbeitsvertrag.pdf",
            "Coaching AG", "Needed for the placement"]
 
-pytestmark = pytest.mark.usefixtures("english")
+pytestmark = pytest.mark.usefixtures("english", "english_pages")
 
 
 @pytest.fixture(autouse=True)
@@ -225,3 +225,21 @@ def test_every_api_read_is_recorded(case, referrer):
 def test_an_outsiders_api_read_is_404_and_recorded_as_denied(case, outsider):
     assert api(outsider).get(f"/api/v1/referrals/{case.pk}/").status_code == 404
     assert AuditRecord.objects.filter(actor=outsider, referral=case, outcome="denied").count() == 1
+
+
+def test_an_outsiders_cost_approval_step_is_404_and_recorded_as_denied(case, outsider):
+    approval = case.cost_approvals.get()
+    assert api(outsider).post(f"/api/v1/cost-approvals/{approval.pk}/approve/", {}, format="json").status_code == 404
+    record = AuditRecord.objects.get(actor=outsider)
+    assert (record.target_type, record.target_id, record.referral_id, record.outcome) == (
+        "referrals.costapproval", str(approval.pk), case.pk, "denied")
+
+
+def test_a_step_the_role_does_not_allow_is_recorded_as_denied(client, make_referral, coordinator, referrer):
+    referral = make_referral(Status.SUBMITTED)
+    client.force_login(referrer)
+    assert client.post(reverse("referrals:reject", args=[referral.pk]), {"reason": "no_capacity"}).status_code == 403
+    assert api(coordinator).post(f"/api/v1/referrals/{referral.pk}/reject/", {"reason": "no_capacity"},
+                                 format="json").status_code == 403
+    assert set(AuditRecord.objects.filter(referral=referral, action="step", outcome="denied")
+               .values_list("actor__username", flat=True)) == {referrer.username, coordinator.username}

@@ -49,7 +49,7 @@ SECRETS = [
     "02.03.1984",
     "1984-03-02",
     VALID_AHV,
-    "9217",
+    "756.9217",
     "079 000 00 00",
     "Mandate-text-only-for-the-parties",
     "Call me back about the CV",

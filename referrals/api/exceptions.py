@@ -13,6 +13,7 @@ from rest_framework.fields import get_error_detail
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
+from referrals import services
 from referrals.errors import TransitionNotAllowed
 
 
@@ -52,6 +53,14 @@ def validation_error_detail(error, *, rename=None):
     return shaped
 
 
+def _record_refused_step(context):
+    """A service refused a step on a referral the user may see (403): the audit trail records it as denied."""
+    view, request = context.get("view"), context.get("request")
+    referral = getattr(view, "referral_in_request", None)
+    if referral is not None and request is not None:
+        services.referral_step_denied(user=request.user, referral=referral)
+
+
 def api_exception_handler(exc, context):
     if isinstance(exc, TransitionNotAllowed):
         exc = Conflict(detail={
@@ -63,5 +72,6 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=validation_error_detail(exc))
     elif isinstance(exc, DjangoPermissionDenied):
+        _record_refused_step(context)
         exc = exceptions.PermissionDenied(detail=str(exc) or None)
     return exception_handler(exc, context)

@@ -217,6 +217,7 @@ class ReferralViewSet(viewsets.GenericViewSet):
         if referral is None:
             services.referral_access_denied(user=self.request.user, pk=pk)
             raise NotFound()
+        self.referral_in_request = referral  # a refused step on it is recorded (exceptions.api_exception_handler)
         return referral
 
     def get_referral_with_identity(self, action):
@@ -447,10 +448,13 @@ class CostApprovalViewSet(viewsets.GenericViewSet):
         return CostApproval.objects.filter(referral__in=selectors.visible_referrals(self.request.user))
 
     def get_cost_approval(self):
+        pk = _parse_id(self.kwargs["pk"])
         approval = (self.get_queryset().select_related("referral", "financing_institution")
-                    .filter(pk=_parse_id(self.kwargs["pk"])).first())
+                    .filter(pk=pk).first())
         if approval is None or not permissions.can_view(self.request.user, approval.referral):
+            services.cost_approval_access_denied(user=self.request.user, pk=pk)
             raise NotFound()
+        self.referral_in_request = approval.referral
         return approval
 
     def _answer(self, approval):
