@@ -253,3 +253,20 @@ def test_the_migration_gives_every_referral_of_a_shared_record_its_own_copy(make
     assert clients[0].pk == first.client_id
     assert len({c.pk for c in clients}) == 3
     assert {(c.last_name, c.ahv_number) for c in clients} == {("Beispiel", VALID_AHV)}
+
+
+def test_typing_a_known_ahv_into_a_draft_shows_the_person_first_and_continuing_takes_her_data(
+        client, make_referral, directory, referrer):
+    sent = make_referral(Status.SUBMITTED)
+    draft = services.referral_create_draft(actor=referrer, client_data={"first_name": "Temp", "last_name": ""},
+                                           data={})
+    client.force_login(referrer)
+    url = reverse("referrals:edit", args=[draft.pk])
+    shown = client.post(url, form_post(directory, first_name="Temp", last_name="", phone=""))
+    assert shown.status_code == 200 and sent.reference in shown.content.decode()
+    assert names(draft)[:2] == ("Temp", "")  # nothing saved yet
+    assert client.post(url, form_post(directory, first_name="Temp", last_name="", phone="",
+                                      known_client="continue")).status_code == 302
+    assert names(draft) == ("Mara", "Beispiel", "079 000 00 00")
+    assert names(sent) == ("Mara", "Beispiel", "079 000 00 00")
+    assert Referral.objects.get(pk=draft.pk).client_id != sent.client_id
