@@ -76,6 +76,7 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/referrals/{id}/cost-approvals/"), ("post", "/api/v1/cost-approvals/{id}/approve/"),
     ("post", "/api/v1/cost-approvals/{id}/refuse/"), ("get", "/api/v1/referrals/{id}/documents/"),
     ("post", "/api/v1/referrals/{id}/documents/"),
+    ("post", "/api/v1/referrals/{id}/personal-data/"), ("post", "/api/v1/referrals/{id}/withdraw-consent/"),
 }
 # Signing a cost approval needs no input: the signatory and the time are the request's.
 NO_REQUEST_BODY = {("post", "/api/v1/cost-approvals/{id}/approve/")}
@@ -260,6 +261,8 @@ ACTING = {
     "/api/v1/referrals/{id}/handover/": (Status.ACCEPTED, "receiving_worker"),
     "/api/v1/referrals/{id}/status-meetings/": (Status.ACTIVE, "receiving_worker"),
     "/api/v1/referrals/{id}/cost-approvals/": (Status.ACTIVE, "receiving_worker"),
+    "/api/v1/referrals/{id}/personal-data/": (Status.SUBMITTED, "contact_person"),
+    "/api/v1/referrals/{id}/withdraw-consent/": (Status.ACCEPTED, "receiving_worker"),
     "/api/v1/cost-approvals/{id}/approve/": ("cost_approval", "signatory"),
     "/api/v1/cost-approvals/{id}/refuse/": ("cost_approval", "signatory"),
 }

@@ -270,3 +270,17 @@ def test_typing_a_known_ahv_into_a_draft_shows_the_person_first_and_continuing_t
     assert names(draft) == ("Mara", "Beispiel", "079 000 00 00")
     assert names(sent) == ("Mara", "Beispiel", "079 000 00 00")
     assert Referral.objects.get(pk=draft.pk).client_id != sent.client_id
+
+
+def test_an_overlong_e_mail_in_a_personal_data_change_is_a_clear_400(client, make_referral, referrer):
+    referral = make_referral(Status.SUBMITTED)
+    long_email = "a" * 250 + "@example.ch"
+    api = APIClient()
+    api.force_authenticate(referrer)
+    response = api.post(f"/api/v1/referrals/{referral.pk}/personal-data/", {"email": long_email}, format="json")
+    assert response.status_code == 400 and "email" in response.json()
+    client.force_login(referrer)
+    page = client.post(reverse("referrals:change_personal_data", args=[referral.pk]), {
+        "first_name": "Mara", "last_name": "Beispiel", "ahv_number": VALID_AHV, "preferred_language": "de",
+        "email": long_email})
+    assert page.status_code == 400 and long_email in page.content.decode()
