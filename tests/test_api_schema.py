@@ -217,6 +217,14 @@ def test_answers_conform_to_the_schema(personas, directory, make_referral, cost_
     check(contact, "post", f"{R}{submitted.pk}/reject/", ONE + "reject/", 200, {"reason": "no_capacity"})
     other = make_referral(Status.SUBMITTED)
     check(referrer, "post", f"{R}{other.pk}/withdraw/", ONE + "withdraw/", 200, {"reason": "Moved"})
+    # Issue 10: personal data changed on purpose, consent withdrawn.
+    third = make_referral(Status.ACCEPTED)
+    check(contact, "post", f"{R}{third.pk}/personal-data/", ONE + "personal-data/", 200, {"last_name": "Muster"})
+    check(contact, "post", f"{R}{third.pk}/personal-data/", ONE + "personal-data/", 400, {"last_name": "Muster"})
+    check(referrer, "post", f"{R}{third.pk}/withdraw-consent/", ONE + "withdraw-consent/", 200,
+          {"withdrawn_on": str(TODAY), "channel": "client_verbally"})
+    check(referrer, "post", f"{R}{third.pk}/withdraw-consent/", ONE + "withdraw-consent/", 409,
+          {"withdrawn_on": str(TODAY), "channel": "client_verbally"})
     assert {template for _method, template, code in check.checked if code < 300} >= {
         path for _method, path in EXPECTED_OPERATIONS}
 
