@@ -804,7 +804,13 @@ def referrals_anonymise_expired(*, now=None, dry_run=False, actor=None):
     """Anonymise every referral due (see referrals_due_for_anonymisation); each in its own transaction.
     Returns the referrals concerned (with dry_run: that would be)."""
     due = list(referrals_due_for_anonymisation(now))
-    if not dry_run:
-        for referral in due:
-            referral_anonymise(referral=referral, actor=actor, now=now)
-    return due
+    if dry_run:
+        return due
+    done = []
+    for referral in due:
+        try:
+            if referral_anonymise(referral=referral, actor=actor, now=now) is not None:
+                done.append(referral)
+        except (ValidationError, TransitionNotAllowed):
+            continue  # the person got a new running referral meanwhile: next run decides again
+    return done
