@@ -284,3 +284,11 @@ def test_an_overlong_e_mail_in_a_personal_data_change_is_a_clear_400(client, mak
         "first_name": "Mara", "last_name": "Beispiel", "ahv_number": VALID_AHV, "preferred_language": "de",
         "email": long_email})
     assert page.status_code == 400 and long_email in page.content.decode()
+
+
+def test_the_step_speaks_german_by_default(client, make_referral, directory, referrer):
+    make_referral(Status.SUBMITTED)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "de-CH"
+    client.force_login(referrer)
+    page = client.post(reverse("referrals:create"), form_post(directory)).content.decode()
+    assert "Diese Person ist bereits erfasst" in page and "Mit dieser Person weiterfahren" in page
