@@ -83,6 +83,7 @@ def test_browser_shows_this_person_is_already_known_before_saving_anything(clien
     assert response.status_code == 200
     assert "This person is already known" in page
     assert sent.reference in page and "Waiting for decision" in page and "WAS IV Luzern" in page
+    assert "Known as: Mara Beispiel, 02.03.1984" in page
     assert Referral.objects.count() == before
     assert names(sent)[:2] == ("Mara", "Beispiel")
 
