@@ -145,3 +145,13 @@ def consent_withdrawn(referral_id, actor_id):
               [_("The client has withdrawn consent. The referral has ended (%(status)s). From now on the receiving "
                  "institution sees only the pseudonymised case: no personal data, texts or documents.")
                % {"status": referral.get_status_display()}], referral)
+
+
+def client_data_changed(referral_id, actor_id):
+    """The other side learns that the client's personal data changed on this referral ("Personalien ändern")."""
+    with translation.override(settings.LANGUAGE_CODE):
+        referral = _referral(referral_id)
+        _send(_addresses(_party_case_workers(referral), actor_id),
+              _("OPTIMA referral %(ref)s: personal data changed") % {"ref": referral.reference},
+              [_("The client's personal data on this referral was changed. The timeline shows what changed.")],
+              referral)

@@ -314,8 +314,10 @@ def client_change_personal_data(*, referral, actor, client_data):
             changes.append({"field": name, "old": before[name], "new": after})
     if not changes:
         raise ValidationError({"__all__": [_("Nothing was changed: the personal data is the same as before.")]})
-    return _record_event(referral=referral, actor=actor, kind=EventKind.CLIENT_CHANGED,
-                         payload={"changes": changes})
+    event = _record_event(referral=referral, actor=actor, kind=EventKind.CLIENT_CHANGED,
+                          payload={"changes": changes})
+    _on_commit(notifications.client_data_changed, referral.pk, actor.pk)
+    return event
 
 
 def referral_assess(*, referral, today=None):

@@ -9,6 +9,7 @@ import importlib
 
 import pytest
 from django.apps import apps
+from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -293,3 +294,15 @@ def test_the_step_speaks_german_by_default(client, make_referral, directory, ref
     client.force_login(referrer)
     page = client.post(reverse("referrals:create"), form_post(directory)).content.decode()
     assert "Diese Person ist bereits erfasst" in page and "Mit dieser Person weiterfahren" in page
+
+
+def test_the_other_side_is_told_of_a_personal_data_change_without_the_data(
+        make_referral, referrer, receiving_worker, django_capture_on_commit_callbacks):
+    referral = make_referral(Status.ACTIVE)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.client_change_personal_data(referral=referral, actor=receiving_worker,
+                                             client_data={"last_name": "Muster"})
+    assert [message.to for message in mail.outbox] == [[referrer.email]]
+    assert referral.reference in mail.outbox[0].subject
+    assert "Muster" not in mail.outbox[0].body and "Beispiel" not in mail.outbox[0].body
