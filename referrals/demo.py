@@ -17,7 +17,7 @@ CLIENTS = [
     ("Reto", "Kaufmann", 1968, 1061), ("Sofia", "Marti", 1995, 1054), ("Jonas", "Wyss", 1987, 1103),
     ("Elena", "Rossi", 1973, 1061), ("Nicolas", "Frei", 1999, 1058), ("Fatma", "Yilmaz", 1982, 1024),
     ("Daniel", "Suter", 1976, 1061), ("Petra", "Huber", 1989, 1059), ("Samuel", "Keller", 1993, 1061),
-    ("Lea", "Zimmermann", 1986, 1061),
+    ("Lea", "Zimmermann", 1986, 1061), ("Nina", "Graf", 1990, 1061),
 ]
 
 
@@ -162,5 +162,12 @@ def build_demo_referrals():
     r = _handover(_accept(_submit(_file(11, "sd.beratung", "was-iv-luzern"), "sd.beratung"),
                           "iv.kontakt", "iv.beratung"), "iv.beratung", agreed=False)
     _backdate(r, 30)
+    created.append(r)
+
+    # The client withdrew consent during the case: the RAV now sees only the pseudonymised case (issue 10).
+    r = _handover(_accept(_submit(_file(13, "sd.beratung", "rav-luzern", problem_areas=[]), "sd.beratung"),
+                          "rav.kontakt", "rav.beratung"), "rav.beratung")
+    services.referral_withdraw_consent(referral=r, actor=_user("sd.beratung"), withdrawn_on=today,
+                                       channel="client_verbally", note="Möchte die Begleitung nicht mehr.")
     created.append(r)
     return len(created)

@@ -368,7 +368,7 @@ class PersonalDataForm(forms.Form):
                                            required=False)
     address = forms.CharField(label=_("Address"), max_length=200, required=False)
     phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
-    email = forms.EmailField(label=_("E-mail"), required=False)
+    email = forms.EmailField(label=_("E-mail"), required=False, max_length=254)
     preferred_language = forms.ChoiceField(label=_("Preferred language"), choices=Language.choices)
 
     def clean_ahv_number(self):

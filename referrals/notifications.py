@@ -222,3 +222,11 @@ def invoice_forwarded(invoice_id):
         _("OPTIMA referral %(ref)s: invoice forwarded to you") % {"ref": invoice.referral.reference},
         [_("The leading institution has forwarded a provider invoice over CHF %(amount)s. Please confirm "
            "that it has arrived.") % {"amount": chf(invoice.amount_chf).removeprefix("CHF ")}]))
+
+
+def client_data_changed(referral_id, actor_id):
+    """The other side learns that the client's personal data changed on this referral ("Personalien ändern")."""
+    referral = _referral(referral_id)
+    _deliver(_recipients(_party_case_workers(referral), actor_id), referral, lambda: (
+        _("OPTIMA referral %(ref)s: personal data changed") % {"ref": referral.reference},
+        [_("The client's personal data on this referral was changed. The timeline shows what changed.")]))

@@ -191,8 +191,9 @@ def _derive(referral):
     return assessment
 
 
-def known_client(*, institution, ahv_digest):
-    """The newest client record of this AHV number among the institution's own referrals (sent or received)."""
+def known_client(*, institution, ahv_digest, exclude=None):
+    """The newest client record of this AHV number among the institution's own referrals (sent or received),
+    other than `exclude` (a draft's own record)."""
     if not ahv_digest or institution is None:
         return None
     # A receiver whose client withdrew consent no longer knows the person (permissions: hidden identity).
@@ -200,7 +201,7 @@ def known_client(*, institution, ahv_digest):
                 & ~Q(referrals__status=Status.DRAFT))
     return (Client.objects.filter(Q(referrals__referring_institution=institution) | received,
                                   ahv_digest=ahv_digest)
-            .order_by("-pk").first())
+            .exclude(pk=getattr(exclude, "pk", None)).order_by("-pk").first())
 
 
 @transaction.atomic
@@ -241,19 +242,25 @@ def client_create_or_update(*, client_data, client=None, base=None, institution=
     update of `client`, which must be the record of one draft only. `institution` is accepted for callers of
     the old signature; records are no longer shared between referrals."""
     values = _client_fields_from(client_data)
+    if base is not None:
+        values = _known_data_first(values, base)
     if client is None:
-        start = ({name: getattr(base, name) for name in COPIED_CLIENT_FIELDS} | {"birth_year": base.birth_year}
-                 if base is not None else {})
-        for name, value in values.items():
-            if base is None or value not in ("", None) and start.get(name) in ("", None):
-                start[name] = value
-        start.setdefault("first_name", "")
-        start.setdefault("last_name", "")
-        return Client.objects.create(**start)
+        values.setdefault("first_name", "")
+        values.setdefault("last_name", "")
+        return Client.objects.create(**values)
     for name, value in values.items():
         setattr(client, name, value)
     client.save()
     return client
+
+
+def _known_data_first(values, base):
+    """The known record's data, with what was typed filling only its gaps."""
+    merged = {name: getattr(base, name) for name in COPIED_CLIENT_FIELDS} | {"birth_year": base.birth_year}
+    for name, value in values.items():
+        if value not in ("", None) and merged.get(name) in ("", None):
+            merged[name] = value
+    return merged
 
 
 def _own_client(referral):
@@ -268,7 +275,8 @@ def _own_client(referral):
 
 
 @transaction.atomic
-def referral_update_draft(*, referral, actor, client_data=None, data=None):
+def referral_update_draft(*, referral, actor, client_data=None, data=None, continue_with_known_client=False):
+    """Edit a draft; its client record is its own. ``continue_with_known_client``: as when filing."""
     referral = _lock(referral)
     if not permissions.can_edit_draft(actor, referral):
         _deny(_("Only the referring institution can edit this draft."))
@@ -278,7 +286,12 @@ def referral_update_draft(*, referral, actor, client_data=None, data=None):
     consent_data.setdefault("consent_given_on", referral.consent_given_on)
     _check_plausible_dates(client_data, consent_data, client=referral.client)
     if client_data:
-        client_create_or_update(client_data=client_data, client=_own_client(referral))
+        client = _own_client(referral)
+        base = None
+        if continue_with_known_client:
+            base = known_client(institution=referral.referring_institution, exclude=client,
+                                ahv_digest=_client_fields_from(client_data).get("ahv_digest"))
+        client_create_or_update(client_data=client_data, client=client, base=base)
     for name, value in _referral_fields_from(data or {}).items():
         setattr(referral, name, value)
     _derive(referral)
@@ -337,8 +350,10 @@ def client_change_personal_data(*, referral, actor, client_data):
             changes.append({"field": name, "old": before[name], "new": after})
     if not changes:
         raise ValidationError({"__all__": [_("Nothing was changed: the personal data is the same as before.")]})
-    return _record_event(referral=referral, actor=actor, kind=EventKind.CLIENT_CHANGED,
-                         payload={"changes": changes})
+    event = _record_event(referral=referral, actor=actor, kind=EventKind.CLIENT_CHANGED,
+                          payload={"changes": changes})
+    _on_commit(notifications.client_data_changed, referral.pk, actor.pk)
+    return event
 
 
 def referral_assess(*, referral, today=None):
@@ -1129,7 +1144,13 @@ def referrals_anonymise_expired(*, now=None, dry_run=False, actor=None):
     """Anonymise every referral due (see referrals_due_for_anonymisation); each in its own transaction.
     Returns the referrals concerned (with dry_run: that would be)."""
     due = list(referrals_due_for_anonymisation(now))
-    if not dry_run:
-        for referral in due:
-            referral_anonymise(referral=referral, actor=actor, now=now)
-    return due
+    if dry_run:
+        return due
+    done = []
+    for referral in due:
+        try:
+            if referral_anonymise(referral=referral, actor=actor, now=now) is not None:
+                done.append(referral)
+        except (ValidationError, TransitionNotAllowed):
+            continue  # the person got a new running referral meanwhile: next run decides again
+    return done

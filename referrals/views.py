@@ -145,21 +145,32 @@ def referral_edit(request, pk):
     if not permissions.can_edit_draft(request.user, referral):
         messages.info(request, _("Only the case workers of the referring institution can edit this draft."))
         return redirect("referrals:detail", pk=pk)
+    known_person = []
     if request.method == "POST":
         form = forms.ReferralForm(request.POST, referring_institution=referral.referring_institution)
         if form.is_valid():
-            try:
-                services.referral_update_draft(referral=referral, actor=request.user,
-                                               client_data=form.client_data(), data=form.referral_data())
-            except ValidationError as error:
-                _apply_errors(form, error)
-            else:
-                return _after_save(request, referral, form)
-        _invalid_post(request, form, referral.referring_institution, saved=False)
+            continue_with_known = request.POST.get("known_client") == "continue"
+            digest = ahv_digest(form.cleaned_data["ahv_number"]) if form.cleaned_data.get("ahv_number") else ""
+            if not continue_with_known and digest and digest != referral.client.ahv_digest:
+                # The AHV number now names a person the institution knows: show her first, save nothing.
+                known_person = [r for r in selectors.known_person_referrals(request.user, digest)
+                                if r.pk != referral.pk]
+            if not known_person:
+                try:
+                    services.referral_update_draft(referral=referral, actor=request.user,
+                                                   client_data=form.client_data(), data=form.referral_data(),
+                                                   continue_with_known_client=continue_with_known)
+                except ValidationError as error:
+                    _apply_errors(form, error)
+                else:
+                    return _after_save(request, referral, form)
+        if not known_person:
+            _invalid_post(request, form, referral.referring_institution, saved=False)
     else:
         services.access_log_record(user=request.user, referral=referral, action=Action.EDIT)
         form = forms.ReferralForm(initial=_initial_from(referral), referring_institution=referral.referring_institution)
-    return _render_form(request, form, referral, referral.referring_institution, status=400 if form.errors else 200)
+    return _render_form(request, form, referral, referral.referring_institution, status=400 if form.errors else 200,
+                        known_person=known_person)
 
 
 def _after_save(request, referral, form):

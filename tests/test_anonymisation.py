@@ -209,3 +209,12 @@ def test_an_anonymised_case_page_still_opens_and_says_what_happened(client, make
     assert "Anonymised after the retention period" in page.content.decode()
     listing = client.get(reverse("referrals:list")).content.decode()
     assert old.reference in listing and "(anonymised)" in listing
+
+
+def test_a_person_who_got_a_running_referral_meanwhile_is_skipped_not_crashed(make_referral, monkeypatch):
+    old = ended_long_ago(make_referral)
+    monkeypatch.setattr(services, "referrals_due_for_anonymisation", lambda now=None: [old])  # listed before...
+    make_referral(Status.SUBMITTED)  # ...the same person got a new referral
+    assert services.referrals_anonymise_expired() == []
+    old.refresh_from_db()
+    assert old.anonymised_at is None

@@ -77,6 +77,8 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/cost-approvals/{id}/refuse/"), ("get", "/api/v1/referrals/{id}/documents/"),
     ("post", "/api/v1/referrals/{id}/documents/"), ("post", "/api/v1/referrals/{id}/ahv/"),
     ("get", "/api/v1/audit/"),
+    ("post", "/api/v1/referrals/{id}/documents/"),
+    ("post", "/api/v1/referrals/{id}/personal-data/"), ("post", "/api/v1/referrals/{id}/withdraw-consent/"),
 }
 # Signing a cost approval needs no input: the signatory and the time are the request's; so does showing the AHV.
 NO_REQUEST_BODY = {("post", "/api/v1/cost-approvals/{id}/approve/"), ("post", "/api/v1/referrals/{id}/ahv/")}
@@ -223,6 +225,14 @@ def test_answers_conform_to_the_schema(personas, directory, make_referral, cost_
     check(_client(coordinator), "post", one + "ahv/", ONE + "ahv/", 404)
     check(_client(data_protection), "get", f"/api/v1/audit/?referral={closed['id']}", "/api/v1/audit/", 200)
     check(referrer, "get", "/api/v1/audit/", "/api/v1/audit/", 403)
+    # Issue 10: personal data changed on purpose, consent withdrawn.
+    third = make_referral(Status.ACCEPTED)
+    check(contact, "post", f"{R}{third.pk}/personal-data/", ONE + "personal-data/", 200, {"last_name": "Muster"})
+    check(contact, "post", f"{R}{third.pk}/personal-data/", ONE + "personal-data/", 400, {"last_name": "Muster"})
+    check(referrer, "post", f"{R}{third.pk}/withdraw-consent/", ONE + "withdraw-consent/", 200,
+          {"withdrawn_on": str(TODAY), "channel": "client_verbally"})
+    check(referrer, "post", f"{R}{third.pk}/withdraw-consent/", ONE + "withdraw-consent/", 409,
+          {"withdrawn_on": str(TODAY), "channel": "client_verbally"})
     assert {template for _method, template, code in check.checked if code < 300} >= {
         path for _method, path in EXPECTED_OPERATIONS}
 
@@ -268,6 +278,8 @@ ACTING = {
     "/api/v1/referrals/{id}/handover/": (Status.ACCEPTED, "receiving_worker"),
     "/api/v1/referrals/{id}/status-meetings/": (Status.ACTIVE, "receiving_worker"),
     "/api/v1/referrals/{id}/cost-approvals/": (Status.ACTIVE, "receiving_worker"),
+    "/api/v1/referrals/{id}/personal-data/": (Status.SUBMITTED, "contact_person"),
+    "/api/v1/referrals/{id}/withdraw-consent/": (Status.ACCEPTED, "receiving_worker"),
     "/api/v1/cost-approvals/{id}/approve/": ("cost_approval", "signatory"),
     "/api/v1/cost-approvals/{id}/refuse/": ("cost_approval", "signatory"),
 }

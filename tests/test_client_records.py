@@ -9,6 +9,7 @@ import importlib
 
 import pytest
 from django.apps import apps
+from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -83,6 +84,7 @@ def test_browser_shows_this_person_is_already_known_before_saving_anything(clien
     assert response.status_code == 200
     assert "This person is already known" in page
     assert sent.reference in page and "Waiting for decision" in page and "WAS IV Luzern" in page
+    assert "Known as: Mara Beispiel, 02.03.1984" in page
     assert Referral.objects.count() == before
     assert names(sent)[:2] == ("Mara", "Beispiel")
 
@@ -253,3 +255,54 @@ def test_the_migration_gives_every_referral_of_a_shared_record_its_own_copy(make
     assert clients[0].pk == first.client_id
     assert len({c.pk for c in clients}) == 3
     assert {(c.last_name, c.ahv_number) for c in clients} == {("Beispiel", VALID_AHV)}
+
+
+def test_typing_a_known_ahv_into_a_draft_shows_the_person_first_and_continuing_takes_her_data(
+        client, make_referral, directory, referrer):
+    sent = make_referral(Status.SUBMITTED)
+    draft = services.referral_create_draft(actor=referrer, client_data={"first_name": "Temp", "last_name": ""},
+                                           data={})
+    client.force_login(referrer)
+    url = reverse("referrals:edit", args=[draft.pk])
+    shown = client.post(url, form_post(directory, first_name="Temp", last_name="", phone=""))
+    assert shown.status_code == 200 and sent.reference in shown.content.decode()
+    assert names(draft)[:2] == ("Temp", "")  # nothing saved yet
+    assert client.post(url, form_post(directory, first_name="Temp", last_name="", phone="",
+                                      known_client="continue")).status_code == 302
+    assert names(draft) == ("Mara", "Beispiel", "079 000 00 00")
+    assert names(sent) == ("Mara", "Beispiel", "079 000 00 00")
+    assert Referral.objects.get(pk=draft.pk).client_id != sent.client_id
+
+
+def test_an_overlong_e_mail_in_a_personal_data_change_is_a_clear_400(client, make_referral, referrer):
+    referral = make_referral(Status.SUBMITTED)
+    long_email = "a" * 250 + "@example.ch"
+    api = APIClient()
+    api.force_authenticate(referrer)
+    response = api.post(f"/api/v1/referrals/{referral.pk}/personal-data/", {"email": long_email}, format="json")
+    assert response.status_code == 400 and "email" in response.json()
+    client.force_login(referrer)
+    page = client.post(reverse("referrals:change_personal_data", args=[referral.pk]), {
+        "first_name": "Mara", "last_name": "Beispiel", "ahv_number": VALID_AHV, "preferred_language": "de",
+        "email": long_email})
+    assert page.status_code == 400 and long_email in page.content.decode()
+
+
+def test_the_step_speaks_german_by_default(client, make_referral, directory, referrer):
+    make_referral(Status.SUBMITTED)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "de-CH"
+    client.force_login(referrer)
+    page = client.post(reverse("referrals:create"), form_post(directory)).content.decode()
+    assert "Diese Person ist bereits erfasst" in page and "Mit dieser Person weiterfahren" in page
+
+
+def test_the_other_side_is_told_of_a_personal_data_change_without_the_data(
+        make_referral, referrer, receiving_worker, django_capture_on_commit_callbacks):
+    referral = make_referral(Status.ACTIVE)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.client_change_personal_data(referral=referral, actor=receiving_worker,
+                                             client_data={"last_name": "Muster"})
+    assert [message.to for message in mail.outbox] == [[referrer.email]]
+    assert referral.reference in mail.outbox[0].subject
+    assert "Muster" not in mail.outbox[0].body and "Beispiel" not in mail.outbox[0].body

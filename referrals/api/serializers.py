@@ -532,6 +532,7 @@ class PersonalDataSerializer(ClientPatchSerializer):
     ahv_number = StrictCharField(
         max_length=20, required=False, validators=[normalize_ahv],
         help_text=_("13 digits starting with 756, e.g. 756.1234.5678.97 (check digit verified)."))
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
 
 
 class ConsentWithdrawalSerializer(serializers.Serializer):
