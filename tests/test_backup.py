@@ -86,7 +86,7 @@ def test_backup_writes_one_archive_with_manifest_database_and_documents(make_ref
     assert f"media/{document.file.name}" in names
 
 
-def test_restore_refuses_an_archive_made_with_another_key(make_referral, tmp_path, settings):
+def test_restore_refuses_an_archive_made_with_another_key(make_referral, tmp_path, settings, english):
     settings.MEDIA_ROOT = tmp_path / "media"
     make_referral(Status.DRAFT)
     archive = backup_create(output=tmp_path / "b.tar.gz")
