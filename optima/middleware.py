@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve, reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -41,14 +42,27 @@ class RequestSizeLimitMiddleware:
             if request.path.startswith("/api/"):
                 response = JsonResponse({"detail": message}, status=413)
             else:
-                referer = request.META.get("HTTP_REFERER", "")
-                safe = url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()})
-                back = referer if referer and safe else "/"
+                back = self.back_url(request)
                 response = HttpResponse(render_to_string("request_too_large.html", {
                     "message": message, "back": back}), status=413)
-        # The body was not read: tell the client not to send more on this connection.
-        response["Connection"] = "close"
+        # The body is left unread. (No "Connection: close" header: WSGI forbids hop-by-hop headers; the
+        # server and the reverse proxy decide about the connection.)
         return response
+
+
+    @staticmethod
+    def back_url(request):
+        """The case the upload was for (its documents section), else the page the user came from."""
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            match = None
+        if match is not None and match.namespace == "referrals" and "pk" in match.kwargs:
+            return reverse("referrals:detail", args=[match.kwargs["pk"]]) + "#documents"
+        referer = request.META.get("HTTP_REFERER", "")
+        if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}):
+            return referer
+        return reverse("home")
 
 
 class LimitedUploadHandler(FileUploadHandler):

@@ -227,6 +227,6 @@ def validate_document_content(uploaded_file, extension):
     if detected not in DOCUMENT_TYPES.get(extension, set()):
         raise ValidationError(
             _("The content of this file does not match its name (.%(extension)s): it is not a real "
-              "%(kind)s file. Please save it again as %(kind)s or PDF and add it once more."),
+              "%(kind)s file. Please save the document again as %(kind)s (or as PDF) and add it once more."),
             code="content_mismatch", params={"extension": extension, "kind": extension.upper()})
     return detected

@@ -10,6 +10,7 @@ from django.core.files.uploadhandler import StopUpload
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import translation
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -29,7 +30,7 @@ def media(settings, tmp_path):
 
 def test_an_exe_renamed_pdf_is_refused_with_a_german_message(make_referral, referrer, media):
     referral = make_referral(Status.SUBMITTED)
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(ValidationError) as caught, translation.override("de-ch"):
         services.document_upload(referral=referral, actor=referrer, kind="other",
                                  uploaded_file=SimpleUploadedFile("rechnung.pdf", EXE, content_type="application/pdf"))
     assert "passt nicht zu ihrem Namen (.pdf)" in caught.value.message_dict["file"][0]

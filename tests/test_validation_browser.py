@@ -51,3 +51,32 @@ def test_the_search_explains_a_control_character(log_in, make_referral, referrer
     expect(persona.page.locator("#q_error")).to_contain_text("Steuerzeichen")
     expect(persona.page.locator("#q")).to_have_value("Mara")
     bs.screenshot(persona.page, "validation-search-nul")
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_uploads_a_renamed_exe_and_a_too_large_file_in_the_browser(log_in, make_referral, referrer, settings,
+                                                                    tmp_path, size):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.REQUEST_MAX_BYTES = 20_000  # small, so the browser test stays fast
+    referral = make_referral(Status.SUBMITTED)
+    persona = log_in(referrer, viewport=VIEWPORTS[size])
+    page = persona.page
+    persona.goto(bs.case_path(referral))
+    form = "form[action$='/dokumente/']"
+    exe = tmp_path / "rechnung.pdf"
+    exe.write_bytes(b"MZ\x90\x00" + b"\x00" * 500)
+    page.set_input_files(f"{form} input[type=file]", str(exe))
+    persona.submit(form)
+    expect(page.locator("main")).to_contain_text("keine echte PDF-Datei")
+    bs.screenshot(page, f"validation-upload-exe-{size}")
+    big = tmp_path / "scan.pdf"
+    big.write_bytes(b"%PDF-1.4\n" + b"x" * 60_000)
+    page.set_input_files(f"{form} input[type=file]", str(big))
+    response = persona.submit(form)
+    assert response.status == 413
+    expect(page.locator("h1")).to_contain_text("Die Datei ist zu gross")
+    bs.screenshot(page, f"validation-upload-too-large-{size}")
+    page.locator("main a.btn-primary").click()
+    page.wait_for_load_state()
+    assert bs.case_path(referral) in page.url
+    assert not referral.documents.exists()
