@@ -226,3 +226,4 @@ CELERY_BEAT_SCHEDULE["daily-reminders"] = {  # reminders on Lucerne working days
     "task": "reminders.tasks.send_reminders_task",
     "schedule": crontab(minute=0, hour=7),
 }
+EMAIL_TIMEOUT = 30  # seconds; an outbox sender holds its row lock while the mail server answers
