@@ -392,3 +392,4 @@ INSTALLED_APPS += ["simple_history"]
 MIDDLEWARE += ["simple_history.middleware.HistoryRequestMiddleware"]
 # --- national scale: synthetic data, KPI rollup, benchmarks (issue 14) ---
 INSTALLED_APPS += ["scale"]  # noqa: F405  (dev tooling: generate_synthetic, benchmark; top floor, nothing imports it)
+EMAIL_TIMEOUT = 30  # seconds; an outbox sender holds its row lock while the mail server answers

@@ -991,8 +991,9 @@ def referral_record_reminder(*, referral, action, key, threshold, due_on, recipi
         return None
     return _record_event(
         referral=referral, actor=actor, kind=EventKind.REMINDER, reason=str(threshold)[:40],
-        text="", payload={"key": key, "action": action, "due_on": due_on.isoformat(), "escalation": escalation,
-                          "recipients": sorted(u.pk for u in recipients)})
+        text=due_on.strftime("%d.%m.%Y"),
+        payload={"key": key, "action": action, "due_on": due_on.isoformat(), "escalation": escalation,
+                 "recipients": sorted(u.pk for u in recipients)})
 
 
 def access_log_record(*, user, referral, action):

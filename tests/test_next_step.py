@@ -264,3 +264,17 @@ def test_meeting_can_be_downloaded_as_ics_by_the_parties_only(client, make_refer
     assert "Beispiel" not in text
     client.force_login(personas["outsider"])
     assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_coordinator_start_page_queries_stay_fixed(client, make_referral, directory, personas, n,
+                                                   django_assert_num_queries):
+    for i in range(n):
+        make_referral(Status.SUBMITTED if i % 2 else Status.ACTIVE, client=client_data(directory, ahv_number=ahv(i)))
+    client.force_login(personas["coordinator"])
+    # session, user, memberships; the RAV's own referrals (none: no prefetches), reminder settings, unread
+    # rejections; the overview: all open referrals with meetings, cost approvals, comments, reminder events,
+    # and the reminder settings again.
+    with django_assert_num_queries(12):
+        response = client.get("/")
+    assert sum(count for _name, _items, count in response.context["waiting_longest"]) == n

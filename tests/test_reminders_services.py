@@ -185,13 +185,15 @@ def test_send_reminders_command_prints_one_line_per_reminder_and_dry_run_sends_n
     assert len(reminder_events(referral)) == 1
 
 
-def test_reminder_events_are_part_of_the_api_events(client, make_referral, referrer):
+def test_reminders_are_in_the_case_timeline_and_the_api_events(client, make_referral, referrer, english_pages):
     with time_machine.travel(at(d("2027-03-24")), tick=False):
         referral = make_referral(Status.SUBMITTED)
     run(d("2027-04-02"))
     client.force_login(referrer)
     events = client.get(f"/api/v1/referrals/{referral.pk}/").json()["events"]
     assert [e["kind"] for e in events].count("reminder") == 1
+    page = client.get(f"/faelle/{referral.pk}/").content.decode()
+    assert "Reminder sent (due on 02.04.2027)" in page
 
 
 def test_the_daily_beat_task_runs_the_job(settings):
