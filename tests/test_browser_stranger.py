@@ -252,6 +252,8 @@ def test_axe_finds_nothing_serious_on_any_reachable_page(log_in, chromium, live_
     report = []
     for where, persona, path in pages:
         persona.goto(path)
+        # Open every folded part (meeting, cost approval, invoice forms) so axe checks those forms too.
+        persona.page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
         found = bs.serious(bs.run_axe(persona.page))
         if found:
             report.append(bs.format_violations(f"{where} {path}", found))
