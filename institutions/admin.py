@@ -85,7 +85,7 @@ class UserAdmin(PlausibleInputAdminMixin, DjangoUserAdmin):
     list_filter = ["is_active", "is_staff", "memberships__institution__kind"]
     fieldsets = [
         *DjangoUserAdmin.fieldsets[:1],
-        (_("Personal info"), {"fields": ["first_name", "last_name", "email", "phone"]}),
+        (_("Personal info"), {"fields": ["first_name", "last_name", "email", "phone", "language"]}),
         *DjangoUserAdmin.fieldsets[2:],
     ]
 

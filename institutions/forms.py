@@ -5,6 +5,8 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from optima.languages import PRODUCT_LANGUAGES
+
 from .models import Institution, InstitutionKind, Municipality, ProblemArea, Role
 
 _SPLIT = re.compile(r"[,;\n]+")
@@ -88,6 +90,9 @@ class PersonForm(forms.Form):
     email = forms.EmailField(label=_("E-mail"), required=False,
                              help_text=_("Notifications go here; it also identifies the person."))
     phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    language = forms.ChoiceField(label=_("Language"), required=False,
+                                 choices=[("", _("German (default)")), *PRODUCT_LANGUAGES],
+                                 help_text=_("Of the pages and of the e-mails to this person."))
     roles = forms.MultipleChoiceField(label=_("Roles"), choices=ROLE_CHOICES, required=False,
                                       widget=forms.CheckboxSelectMultiple)
     remove = forms.BooleanField(label=_("Remove this person from the institution"), required=False)
@@ -123,7 +128,8 @@ NEW_PERSON_INITIAL = [{"roles": [Role.CONTACT_PERSON, Role.CASE_WORKER]}]
 
 def people_initial(memberships):
     return [{"user_id": m.user_id, "first_name": m.user.first_name, "last_name": m.user.last_name,
-             "email": m.user.email, "phone": m.user.phone, "roles": list(m.roles)} for m in memberships]
+             "email": m.user.email, "phone": m.user.phone, "language": m.user.language, "roles": list(m.roles)}
+            for m in memberships]
 
 
 class ImportDryRunForm(forms.Form):

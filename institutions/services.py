@@ -70,7 +70,7 @@ def _unique_username(email, first_name, last_name):
 
 
 INSTITUTION_FIELDS = ("name", "kind", "address", "email", "phone", "integral_case_management", "topics")
-PERSON_FIELDS = ("first_name", "last_name", "email", "phone")
+PERSON_FIELDS = ("first_name", "last_name", "email", "phone", "language")
 
 
 @transaction.atomic

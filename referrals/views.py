@@ -316,8 +316,11 @@ def referral_check(request):
         raise PermissionDenied
     form = forms.ReferralForm(request.POST, referring_institution=membership.institution)
     form.is_valid()
+    receiver_options = form["receiving_institution"].as_widget(attrs={"id": "receiver-options-select",
+                                                                      "tabindex": "-1", "aria-hidden": "true"})
     return render(request, "referrals/_check_response.html",
-                  {"form": form, **_assessment_context(form, membership.institution, oob=True)})
+                  {"receiver_options": receiver_options,
+                   **_assessment_context(form, membership.institution, oob=True)})
 
 
 # --- The case page ----------------------------------------------------------------------------------------

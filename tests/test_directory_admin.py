@@ -19,6 +19,7 @@ def new_institution_post(directory, **overrides):
         "people-MAX_NUM_FORMS": "1000",
         "people-0-first_name": "Rita", "people-0-last_name": "Kunz", "people-0-email": "rita.kunz@example.ch",
         "people-0-phone": "041 000 11 23", "people-0-roles": ["contact_person", "case_worker"],
+        "people-0-language": "fr-ch",
     }
     data.update(overrides)
     return data
@@ -73,6 +74,7 @@ def test_new_institution_with_its_contact_person_on_one_page_and_the_change_reco
     assert set(institution.municipalities.values_list("name", flat=True)) == {"Luzern", "Sursee"}
     membership = Membership.objects.get(institution=institution)
     assert membership.user.email == "rita.kunz@example.ch" and membership.user.phone == "041 000 11 23"
+    assert membership.user.language == "fr-ch"  # her pages and e-mails in French
     assert membership.is_contact_person and membership.is_case_worker and not membership.is_admin
     assert not membership.user.has_usable_password()
     record = institution.history.earliest()

@@ -54,3 +54,16 @@ document.addEventListener("input", function (event) {
     list.appendChild(option);
   });
 });
+// The live check of the referral form sends the receiver list that fits the answers (responsible institutions
+// first, filtered by kind, the only one preselected). Take its options over, but keep a receiver the person
+// chose meanwhile if it is still on the list.
+document.addEventListener("htmx:afterSettle", function () {
+  var box = document.getElementById("receiver-options");
+  var source = box && box.querySelector("select");
+  var target = document.getElementById("id_receiving_institution");
+  if (!source || !target) { return; }
+  var keep = target.value;
+  target.innerHTML = source.innerHTML;
+  if (keep && target.querySelector("option[value='" + keep.replace(/'/g, "") + "']")) { target.value = keep; }
+  box.innerHTML = "";
+});
