@@ -24,6 +24,7 @@ def _list_context(request, build_form=None):
     return {
         "statements": list(selectors.visible_statements(request.user).order_by("-month", "-issued_at")[:300]),
         "can_build": selectors.can_build_statements(request.user),
+        "can_configure": selectors.can_configure_fees(request.user),
         "build_form": build_form or forms.BuildStatementsForm(),
         "previews": None,
     }

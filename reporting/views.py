@@ -91,6 +91,7 @@ def dashboard(request):
         "texts": texts[:TEXTS_SHOWN], "more_texts": texts[TEXTS_SHOWN:],
         "quick_periods": quick,
         "model_c": _model_c(period, today),
+        "user_is_admin": billing_selectors.can_configure_fees(request.user),
         **_snapshot_context(),
     }
     return render(request, "reporting/dashboard.html", context, status=400 if form.errors else 200)

@@ -15,6 +15,7 @@ justification). Those rules are the services' and are tested in test_api.py.
 
 import datetime
 import io
+from decimal import Decimal
 
 import pytest
 import schemathesis
@@ -29,6 +30,7 @@ from openapi_spec_validator import validate as validate_openapi
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode
 
+from referrals import services
 from referrals.models import Status
 from tests.conftest import PASSWORD, VALID_AHV
 
@@ -81,7 +83,12 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/referrals/{id}/personal-data/"), ("post", "/api/v1/referrals/{id}/withdraw-consent/"),
 }
 # Signing a cost approval needs no input: the signatory and the time are the request's; so does showing the AHV.
-NO_REQUEST_BODY = {("post", "/api/v1/cost-approvals/{id}/approve/"), ("post", "/api/v1/referrals/{id}/ahv/")}
+NO_REQUEST_BODY = {("post", "/api/v1/cost-approvals/{id}/approve/"), ("post", "/api/v1/referrals/{id}/ahv/"),
+                   # Issue 11: starting a measure, forwarding and confirming an invoice need no input either.
+                   ("post", "/api/v1/measures/{id}/start/"), ("post", "/api/v1/invoices/{id}/forward/"),
+                   ("post", "/api/v1/invoices/{id}/confirm/")}
+# Downloads answer with a file, not JSON (issue 11: a fee statement's PDF).
+FILE_RESPONSES = {("get", "/api/v1/fee-statements/{id}/pdf/"): "application/pdf"}
 
 
 def _operations(schema):
@@ -98,7 +105,8 @@ def test_schema_lists_every_endpoint_with_bodies(db):
         where = f"{method.upper()} {path}"
         success = [code for code in operation["responses"] if code.startswith("2")]
         assert len(success) == 1, where
-        assert operation["responses"][success[0]]["content"]["application/json"]["schema"], where
+        media_type = FILE_RESPONSES.get((method, path), "application/json")
+        assert operation["responses"][success[0]]["content"][media_type]["schema"], where
         if method in ("post", "put", "patch") and (method, path) not in NO_REQUEST_BODY:
             assert operation["requestBody"]["content"], where
     for method, path in EXPECTED_OPERATIONS:
@@ -246,7 +254,16 @@ def seeded(transactional_db, make_referral, cost_approval, personas):
                                                                Status.CLOSED, Status.REJECTED)}
     referrals[Status.ACTIVE] = cost_approval.referral
     tokens = {name: AuthToken.objects.create(user=user)[1] for name, user in personas.items()}
-    return {"referrals": referrals, "cost_approval": cost_approval, "tokens": tokens}
+    # Issue 11: a measure with a signed approval and a recorded invoice on another active case.
+    worker = personas["receiving_worker"]
+    approved = services.cost_approval_request(
+        referral=make_referral(Status.ACTIVE), actor=worker, measure="Coaching", provider="AG",
+        amount_chf=Decimal("500.00"), starts_on=TODAY, ends_on=TODAY, justification="x")
+    services.cost_approval_approve(cost_approval=approved, actor=personas["signatory"])
+    invoice = services.invoice_record(measure=approved.covered_measure, actor=worker, number="R-1",
+                                      invoice_date=TODAY, amount_chf=Decimal("100.00"))
+    return {"referrals": referrals, "cost_approval": cost_approval, "tokens": tokens,
+            "measure": cost_approval.covered_measure, "invoice": invoice}
 
 
 @pytest.fixture
@@ -282,6 +299,13 @@ ACTING = {
     "/api/v1/referrals/{id}/withdraw-consent/": (Status.ACCEPTED, "receiving_worker"),
     "/api/v1/cost-approvals/{id}/approve/": ("cost_approval", "signatory"),
     "/api/v1/cost-approvals/{id}/refuse/": ("cost_approval", "signatory"),
+    "/api/v1/measures/{id}/": ("measure", "receiving_worker"),
+    "/api/v1/measures/{id}/start/": ("measure", "receiving_worker"),
+    "/api/v1/invoices/{id}/": ("invoice", "receiving_worker"),
+    "/api/v1/invoices/{id}/forward/": ("invoice", "receiving_worker"),
+    "/api/v1/invoices/{id}/confirm/": ("invoice", "signatory"),
+    "/api/v1/fee-statements/{id}/": (None, "signatory"),  # no statement seeded: ids only
+    "/api/v1/fee-statements/{id}/pdf/": (None, "signatory"),
 }
 
 
@@ -291,8 +315,10 @@ def _runs(operation, seeded):
         token = seeded["tokens"]["referrer"]
         return [(GenerationMode.POSITIVE, None, token), (GenerationMode.NEGATIVE, None, token)]
     target, persona = ACTING[operation.path]
-    obj = seeded["cost_approval"] if target == "cost_approval" else seeded["referrals"][target]
     token = seeded["tokens"][persona]
+    if target is None:
+        return [(GenerationMode.NEGATIVE, None, token)]
+    obj = seeded[target] if target in ("cost_approval", "measure", "invoice") else seeded["referrals"][target]
     return [
         (GenerationMode.POSITIVE, {"id": obj.pk}, token),  # valid input on a real object
         (GenerationMode.NEGATIVE, {"id": obj.pk}, token),  # invalid input on a real object

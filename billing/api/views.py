@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from billing import exports, selectors
 from referrals.api.serializers import InstitutionRefSerializer
+from referrals.api.views import Pagination, responses
 
 
 class LineSerializer(serializers.Serializer):
@@ -49,12 +50,14 @@ def _pk(value):
 
 @extend_schema(tags=["fee statements"])
 @extend_schema_view(
-    list=extend_schema(summary="Case-fee statements of your institution (issued, immutable)"),
+    list=extend_schema(summary="Case-fee statements of your institution (issued, immutable)",
+                       responses=responses({200: FeeStatementSerializer(many=True)}, 400, 401, 404)),
     retrieve=extend_schema(summary="One statement with its lines (reference, months, rate, amount)",
-                           responses={200: FeeStatementDetailSerializer}),
+                           responses=responses({200: FeeStatementDetailSerializer}, 401, 404)),
 )
 class FeeStatementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = FeeStatementSerializer
+    pagination_class = Pagination
     filter_backends = []
     lookup_value_regex = "[^/]+"
 
@@ -70,8 +73,8 @@ class FeeStatementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def retrieve(self, request, pk=None):
         return Response(FeeStatementDetailSerializer(self.get_object()).data)
 
-    @extend_schema(summary="The statement as PDF", responses={
-        (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF")})
+    @extend_schema(summary="The statement as PDF", responses=responses({
+        (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF")}, 401, 404))
     @action(detail=True, methods=["get"])
     def pdf(self, request, pk=None):
         statement = self.get_object()

@@ -93,7 +93,7 @@ class _CaseObjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 @extend_schema(tags=["measures"])
 @extend_schema_view(
     list=extend_schema(summary="Measures of the referrals you may see (?referral=<id> for one case)",
-                       responses=responses({200: MeasureSerializer(many=True)}, 401)),
+                       responses=responses({200: MeasureSerializer(many=True)}, 400, 401, 404)),
     retrieve=extend_schema(summary="One measure", responses=responses({200: MeasureSerializer}, 401, 404)),
 )
 class MeasureViewSet(_CaseObjectViewSet):
@@ -127,7 +127,7 @@ class MeasureViewSet(_CaseObjectViewSet):
 @extend_schema(tags=["invoices"])
 @extend_schema_view(
     list=extend_schema(summary="Provider invoices of the referrals you may see (?referral=<id> for one case)",
-                       responses=responses({200: InvoiceSerializer(many=True)}, 401)),
+                       responses=responses({200: InvoiceSerializer(many=True)}, 400, 401, 404)),
     retrieve=extend_schema(summary="One invoice", responses=responses({200: InvoiceSerializer}, 401, 404)),
 )
 class InvoiceViewSet(_CaseObjectViewSet):
