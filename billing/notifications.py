@@ -1,6 +1,6 @@
 """E-mails about case-fee statements: a link only, no amounts per client and no client data.
 
-Sent through the same mail task as referrals/notifications.py (institutions.tasks.enqueue_email), so the outbox
+Written to the outbox (outbox.services.message_enqueue) like referrals/notifications.py, so the outbox
 (issue 13) can take both over in one place.
 """
 
@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from institutions.models import Role
 from institutions.selectors import institution_members_with_role
-from institutions.tasks import enqueue_email
+from outbox.services import message_enqueue
 
 
 def statement_issued(statement_id):
@@ -33,5 +33,5 @@ def statement_issued(statement_id):
             _("Open the statement (PDF, XLSX and CSV): %(link)s") % {"link": link},
             _("This e-mail contains no client data on purpose. Please do not reply to it."),
         ])
-        enqueue_email(subject=_("OPTIMA case fees: %(kind)s %(number)s") % {"kind": kind, "number": statement.number},
-                      body=body, recipients=recipients)
+        message_enqueue(subject=_("OPTIMA case fees: %(kind)s %(number)s") % {"kind": kind, "number": statement.number},
+                        body=body, recipients=recipients)

@@ -1128,12 +1128,18 @@ def referral_anonymise(*, referral, actor=None, now=None):
     referral.comments.update(text="")
     referral.meetings.update(location="", strategy="", progress="", next_steps="")
     referral.cost_approvals.update(measure="", provider="", justification="", refusal_reason="")
+    # Measures and provider invoices (issue 11): what and who may describe the client; the amounts stay.
+    referral.measures.update(title="", provider="")
+    invoices = list(referral.invoices.exclude(file=""))
+    referral.invoices.update(over_budget_reason="", original_name="")
     for event in referral.events.all():
         payload = {key: value for key, value in event.payload.items() if key not in PERSONAL_PAYLOAD_KEYS}
         if event.text or payload != event.payload:
             ReferralEvent.objects.filter(pk=event.pk).update(text="", payload=payload)
     documents = list(referral.documents.all())
     files = [(document.file.storage, document.file.name) for document in documents if document.file]
+    files += [(invoice.file.storage, invoice.file.name) for invoice in invoices]
+    referral.invoices.update(file="")
     referral.documents.all().delete()
     # Files go once the rows are gone for good; a rolled-back anonymisation keeps them.
     transaction.on_commit(lambda: [storage.delete(name) for storage, name in files])
