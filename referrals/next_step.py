@@ -139,7 +139,10 @@ TASK_RELATED = ("referring_institution", "receiving_institution", "referring_cas
 
 
 def _local_date(moment):
-    return timezone.localtime(moment).date()
+    try:
+        return timezone.localtime(moment).date()
+    except OverflowError:  # a stored moment at the end of time (bad old row): its UTC date will do
+        return moment.date()
 
 
 def _due(since, action, days):

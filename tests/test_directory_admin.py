@@ -127,7 +127,7 @@ def test_an_institution_with_referrals_is_deactivated_instead_of_deleted(client,
     assert not Institution.objects.filter(pk=no_icm.pk).exists()
 
 
-def test_only_administrators_may_save_through_the_service(referrer, directory):
+def test_only_administrators_may_save_through_the_service(referrer, directory, english):
     with pytest.raises(Exception, match="administrators"):
         institution_services.institution_save(actor=referrer, data={"name": "X", "kind": "rav"},
                                               municipalities=[], people=[])

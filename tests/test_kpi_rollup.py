@@ -68,6 +68,7 @@ def test_rebuild_gives_back_the_rollup_the_services_wrote(pilot):
 
 
 def test_kpi_page_figures_cost_a_fixed_number_of_queries(pilot, django_assert_num_queries):
-    # totals, trend, durations, open referrals: the same four for any number of events
-    with django_assert_num_queries(4):
+    # totals, trend, durations, open referrals, and the money per institution (2, issue 11): the same six for any
+    # number of events
+    with django_assert_num_queries(6):
         kpi.compute(kpi.Period())

@@ -46,8 +46,9 @@ def test_a_broken_cursor_is_a_404_in_json(many):
 
 def test_cursor_page_costs_no_count_query(many, django_assert_num_queries):
     client = api(many)
-    # memberships, page, access log (no COUNT, no OFFSET)
-    with django_assert_num_queries(3):
+    # memberships, page (no COUNT, no OFFSET); the coordinator's list is pseudonymised (issue 9), so there is no
+    # client data to record in the audit trail
+    with django_assert_num_queries(2):
         assert client.get("/api/v1/referrals/?cursor=").status_code == 200
 
 
@@ -60,7 +61,7 @@ def test_cursor_keeps_the_filters(many):
 
 
 def test_directory_is_paginated_and_searchable_by_name_or_municipality(client, directory, referrer,
-                                                                       django_assert_num_queries):
+                                                                       django_assert_num_queries, english_pages):
     for n in range(40):
         Institution.objects.create(key=f"rav-extra-{n}", name=f"RAV Extra {n:02d}", kind=InstitutionKind.RAV)
     client.force_login(referrer)

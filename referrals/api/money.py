@@ -21,8 +21,9 @@ from .views import ACTION, Pagination, _parse_id, responses
 class MeasureSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     referral = serializers.IntegerField(source="referral_id", help_text="The referral (case) the measure is for.")
-    title = s.StrictCharField(min_length=1, max_length=200, help_text="What is done, e.g. job coaching.")
-    provider = s.StrictCharField(min_length=1, max_length=200)
+    # Required by the service (400 when empty); empty in answers to those who may not know the client.
+    title = s.StrictCharField(max_length=200, help_text="What is done, e.g. job coaching. Empty for non-parties.")
+    provider = s.StrictCharField(max_length=200, help_text="Empty for non-parties (need to know).")
     amount_chf = s.StrictDecimalField(max_digits=10, decimal_places=2, help_text='In CHF as a string, e.g. "1800.00".')
     starts_on = serializers.DateField()
     ends_on = serializers.DateField()
@@ -38,7 +39,7 @@ class MeasureSerializer(serializers.Serializer):
         data = super().to_representation(measure)
         request = self.context.get("request")
         # What and who provides it may name the client's situation: for the two institutions only (need to know).
-        if request is None or not permissions.can_see_client_identity(request.user, measure.referral):
+        if request is not None and not permissions.can_see_client_identity(request.user, measure.referral):
             data["title"] = data["provider"] = ""
         return data
 
