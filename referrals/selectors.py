@@ -2,6 +2,7 @@
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -147,3 +148,30 @@ def next_step_for(user, referral):
                         % {"institution": referral.receiving_institution.name}, False)
     return NextStep(_("Nothing more to do: this referral is finished (%(status)s).")
                     % {"status": referral.get_status_display()}, False)
+
+
+# --- Keyset pages for long lists (issue 14) -----------------------------------------------------------------
+
+def _parse_cursor(cursor):
+    """'<ISO moment>_<id>' -> (moment, id), or None for a missing or malformed cursor (then: the first page)."""
+    moment, _sep, pk = (cursor or "").rpartition("_")
+    parsed = parse_datetime(moment) if moment else None
+    if parsed is None or not pk.isdigit():
+        return None
+    return parsed, int(pk)
+
+
+def keyset_page(queryset, cursor=None, size=50):
+    """One page of `queryset` newest change first, after `cursor`: no OFFSET, no COUNT, whatever the position.
+
+    Returns (rows, next cursor or None)."""
+    queryset = queryset.order_by("-status_changed_at", "-pk")
+    position = _parse_cursor(cursor)
+    if position is not None:
+        moment, pk = position
+        queryset = queryset.filter(Q(status_changed_at__lt=moment) | Q(status_changed_at=moment, pk__lt=pk))
+    rows = list(queryset[:size + 1])
+    if len(rows) <= size:
+        return rows, None
+    last = rows[size - 1]
+    return rows[:size], f"{last.status_changed_at.isoformat()}_{last.pk}"

@@ -41,6 +41,9 @@ def home(request):
     return render(request, "referrals/home.html", context)
 
 
+LIST_PAGE_SIZE = 50
+
+
 @login_required
 def referral_list(request):
     query = request.GET.get("q", "")
@@ -48,9 +51,11 @@ def referral_list(request):
     referrals = selectors.search_referrals(request.user, query)
     if status in Status.values:
         referrals = referrals.filter(status=status)
+    # Keyset pages of 50 (issue 14): the cost of a page does not grow with the list.
+    rows, next_cursor = selectors.keyset_page(referrals, request.GET.get("after"), size=LIST_PAGE_SIZE)
     return render(request, "referrals/list.html", {
-        "referrals": list(referrals.order_by("-status_changed_at")[:200]), "query": query, "status": status,
-        "statuses": Status.choices,
+        "referrals": rows, "next_cursor": next_cursor, "is_first_page": not request.GET.get("after"),
+        "query": query, "status": status, "statuses": Status.choices,
     })
 
 
