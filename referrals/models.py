@@ -254,7 +254,11 @@ class ReferralEvent(models.Model):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["kind", "to_status", "created_at"]),
                    # Issue 14: "when did this referral last reach status X" (waiting times, KPI rollup).
-                   models.Index(fields=["referral", "kind", "to_status", "created_at"], name="event_referral_status")]
+                   models.Index(fields=["referral", "kind", "to_status", "created_at"], name="event_referral_status"),
+                   # Issue 14: the KPI page's latest rejection and closure texts.
+                   models.Index(fields=["-created_at"], name="event_decision_texts",
+                                condition=models.Q(kind="status", to_status__in=["rejected", "closed"])
+                                & ~models.Q(text=""))]
 
     def __str__(self):
         return f"{self.referral_id} {self.kind} {self.from_status}->{self.to_status}"

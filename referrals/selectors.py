@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q, Sum
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -418,3 +419,30 @@ def waiting_longest_by_institution(limit=5):
         groups.setdefault(key, []).append(WaitingItem(referral, step.action, step.since, step.due_on))
     return [(name, sorted(items, key=lambda i: i.since)[:limit], len(items))
             for name, items in sorted(groups.items(), key=lambda g: min(i.since for i in g[1]))]
+
+
+# --- Keyset pages for long lists (issue 14) -----------------------------------------------------------------
+
+def _parse_cursor(cursor):
+    """'<ISO moment>_<id>' -> (moment, id), or None for a missing or malformed cursor (then: the first page)."""
+    moment, _sep, pk = (cursor or "").rpartition("_")
+    parsed = parse_datetime(moment) if moment else None
+    if parsed is None or not pk.isdigit():
+        return None
+    return parsed, int(pk)
+
+
+def keyset_page(queryset, cursor=None, size=50):
+    """One page of `queryset` newest change first, after `cursor`: no OFFSET, no COUNT, whatever the position.
+
+    Returns (rows, next cursor or None)."""
+    queryset = queryset.order_by("-status_changed_at", "-pk")
+    position = _parse_cursor(cursor)
+    if position is not None:
+        moment, pk = position
+        queryset = queryset.filter(Q(status_changed_at__lt=moment) | Q(status_changed_at=moment, pk__lt=pk))
+    rows = list(queryset[:size + 1])
+    if len(rows) <= size:
+        return rows, None
+    last = rows[size - 1]
+    return rows[:size], f"{last.status_changed_at.isoformat()}_{last.pk}"

@@ -51,6 +51,9 @@ def home(request):
     return render(request, "referrals/home.html", context)
 
 
+LIST_PAGE_SIZE = 50
+
+
 @login_required
 def referral_list(request):
     query = request.GET.get("q", "")
@@ -64,13 +67,16 @@ def referral_list(request):
     referrals = selectors.search_referrals(request.user, query)
     if status in Status.values:
         referrals = referrals.filter(status=status)
-    referrals = [] if query_error else selectors.with_identity_flags(
-        request.user, referrals.order_by("-status_changed_at")[:200])
-    services.access_log_record_many(user=request.user, referrals=[r for r in referrals if r.identity_visible],
+    # Keyset pages of 50 (issue 14): the cost of a page does not grow with the list.
+    rows, next_cursor = ([], None) if query_error else selectors.keyset_page(
+        referrals, request.GET.get("after"), size=LIST_PAGE_SIZE)
+    rows = selectors.with_identity_flags(request.user, rows)
+    services.access_log_record_many(user=request.user, referrals=[r for r in rows if r.identity_visible],
                                     action=Action.SEARCH if query.strip() else Action.LIST)
     return render(request, "referrals/list.html", {
-        "referrals": referrals, "query": query, "status": status, "statuses": Status.choices,
-        "pseudonymised": any(not r.identity_visible for r in referrals), "query_error": query_error,
+        "referrals": rows, "next_cursor": next_cursor, "is_first_page": not request.GET.get("after"),
+        "query": query, "status": status, "statuses": Status.choices,
+        "pseudonymised": any(not r.identity_visible for r in rows), "query_error": query_error,
     }, status=400 if query_error else 200)
 
 

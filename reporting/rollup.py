@@ -19,7 +19,8 @@ How a new KPI adds itself
 - A figure over a new dimension: add a column to ``KpiDaily`` (and to ``DIMENSIONS``), fill it in
   ``_dimensions`` and ``_rebuild_daily``, migrate, run ``rebuild_kpi_rollup``.
 - A new duration: add a ``DurationMeasure`` and its (end status, start status) to ``DURATION_ENDS``.
-- An amount: events carrying ``payload["amount_chf"]`` (or a cost approval) are summed in ``amount_chf``.
+- An amount: the amount of the event's cost approval is summed in ``amount_chf``; for another amount (e.g.
+  invoices) extend ``_dimensions`` and ``_rebuild_daily`` the same way.
 """
 
 from decimal import Decimal

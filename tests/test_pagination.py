@@ -1,5 +1,7 @@
 """Keyset (cursor) pagination of the referral list API (issue 14)."""
 
+import re
+
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -65,6 +67,7 @@ def test_directory_is_paginated_and_searchable_by_name_or_municipality(client, d
     for n in range(40):
         Institution.objects.create(key=f"rav-extra-{n}", name=f"RAV Extra {n:02d}", kind=InstitutionKind.RAV)
     client.force_login(referrer)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the assertions read the English source strings
     with django_assert_num_queries(7):
         html = client.get(reverse("directory")).content.decode()
     assert "45 institutions" in html and "page 1 of 2" in html and "RAV Extra 39" not in html
@@ -74,3 +77,28 @@ def test_directory_is_paginated_and_searchable_by_name_or_municipality(client, d
     assert "SoBZ Sursee" in found and "WAS IV Luzern" in found and "RAV Extra" not in found
     none = client.get(reverse("directory"), {"q": "Atlantis"}).content.decode()
     assert "No institution matches" in none
+
+
+# --- The referral list page: keyset pages ---------------------------------------------------------------
+
+
+def test_referral_list_pages_by_keyset_through_every_referral(client, many, django_assert_num_queries):
+    client.force_login(many)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    seen, url, pages = [], reverse("referrals:list"), 0
+    while url:
+        with django_assert_num_queries(4):  # session, user, memberships, one page (no COUNT, no OFFSET)
+            response = client.get(url)
+        html = response.content.decode()
+        rows = re.findall(r'href="/faelle/(\d+)/"', html)
+        seen += list(dict.fromkeys(rows))
+        pages += 1
+        match = re.search(r'href="(\?q=&amp;status=&amp;after=[^"]+)"', html)
+        url = reverse("referrals:list") + match.group(1).replace("&amp;", "&") if match else None
+    assert pages == 3
+    assert len(seen) == len(set(seen)) == 130
+
+
+def test_referral_list_ignores_a_broken_cursor(client, many):
+    client.force_login(many)
+    assert client.get(reverse("referrals:list"), {"after": "yesterday_x"}).status_code == 200

@@ -60,11 +60,13 @@ def test_every_history_follows_the_lifecycle_and_ends_in_the_referrals_status(ge
     assert not ReferralEvent.objects.filter(created_at__gt=datetime.datetime.now(datetime.UTC)).exists()
 
 
-def test_same_seed_same_data(directory, referrer, contact_person):
-    synthetic.generate(referrals=50, seed=3, years=2, now=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
-    first = list(Referral.objects.order_by("pk").values_list("status", "target_group", "referring_institution"))
-    assert len(first) == 50
-    assert Referral.objects.values("status").annotate(n=Count("id")).count() > 1
+def test_history_is_cut_at_now_so_recent_referrals_are_still_open(directory, referrer, contact_person):
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    synthetic.generate(referrals=80, seed=3, years=2, now=now)
+    assert Referral.objects.count() == 80
+    assert not ReferralEvent.objects.filter(created_at__gt=now).exists()
+    assert Referral.objects.filter(status__in=[Status.SUBMITTED, Status.ACCEPTED, Status.ACTIVE]).exists()
+    assert Referral.objects.values("status").annotate(n=Count("id")).count() > 3
 
 
 def test_kpis_from_the_rollup_equal_the_kpis_from_the_events_on_a_generated_dataset(directory, referrer,
