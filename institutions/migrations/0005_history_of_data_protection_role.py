@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('institutions', '0004_merge_20261202_1919'),
+        ('institutions', '0003_directory_history'),
     ]
 
     operations = [

@@ -21,7 +21,7 @@ def write_canary(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('referrals', '0001_initial'),
+        ('referrals', '0002_access_log_moved_to_audit'),
     ]
 
     operations = [

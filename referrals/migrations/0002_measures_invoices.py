@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('institutions', '0001_initial'),
-        ('referrals', '0001_initial'),
+        ('referrals', '0002_meeting_planned_on_reminder_events'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

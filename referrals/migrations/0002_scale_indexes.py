@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('institutions', '0001_initial'),
-        ('referrals', '0001_initial'),
+        ('referrals', '0002_measures_invoices'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
