@@ -4,13 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test setup demo worker beat lint messages clean
+.PHONY: run test setup demo worker beat lint messages clean lock
 
-$(VENV)/.installed: pyproject.toml
+# Installs the exact versions in requirements-dev.lock (the ones that passed the tests), then the project
+# itself without resolving anything again. `make lock` refreshes the lock files from pyproject.toml.
+$(VENV)/.installed: pyproject.toml requirements.lock requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found). Set PYTHON=/path/to/python3.11."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 setup: $(VENV)/.installed
@@ -44,3 +47,9 @@ messages: setup
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts
+
+## Refresh the lock files after a change of the dependencies in pyproject.toml (needs network access to PyPI)
+lock:
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 --quiet -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 --quiet --extra dev -o requirements-dev.lock
