@@ -340,20 +340,15 @@ def compute_from_events(period=None, today=None):
 
 
 def page_details(period=None, limit=100):
-    """What the page shows beyond the stored figures: the oldest waiting referrals and the texts behind
-    each rejection and closure code (references and institutions; no client names). Two queries."""
-    period = period or Period()
+    """What the page shows beyond the stored figures: the oldest waiting referrals (references and institutions;
+    no client names). One query.
+
+    The free texts written with rejections and closures are not shown here: the coordinator gets codes, not texts
+    (need to know, issue 9); the KPI sheet counts the codes."""
     waiting = list(Referral.objects.filter(status__in=WAITING_STATUSES)
                    .values("pk", "reference", "status", "status_changed_at", "referring_institution__name",
                            "receiving_institution__name").order_by("status_changed_at", "pk")[:10])
-    texts = list(ReferralEvent.objects.filter(period.q(), kind=EventKind.STATUS,
-                                              to_status__in=[Status.REJECTED, Status.CLOSED])
-                 .exclude(text="")
-                 .values("referral_id", "referral__reference", "to_status", "reason", "text", "created_at",
-                         "payload__ground", "referral__referring_institution__name",
-                         "referral__receiving_institution__name")
-                 .order_by("-created_at", "-id")[:limit])
-    return {"waiting": waiting, "texts": texts}
+    return {"waiting": waiting}
 
 
 # --- From the rollup (issue 14): the same figures at a cost independent of the number of events ---------------

@@ -14,16 +14,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audit.models import Action
-from audit.services import audit_record, audit_record_many
+from audit.services import audit_record
 from billing import selectors as billing_selectors
-from referrals.models import Referral
 
 from . import kpi, layout, selectors, services
 from .exports import counting_rule, generated_label, period_label
 from .forms import PeriodForm
 from .models import SnapshotStatus
 
-TEXTS_SHOWN = 10  # the newest explanations; the others behind "show all"
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -64,13 +62,7 @@ def dashboard(request):
     sections = _with_chart_ids(layout.all_sections(figures))
     sheet = figures["sheet"]
     today = timezone.localdate()
-    # The explanations may name a client: who read which is recorded, with the page view, in one INSERT.
-    audit_record_many(actor=request.user, action=Action.KPI_TEXTS,
-                      targets=[(Referral._meta.label, t["referral_id"]) for t in details["texts"]],
-                      also=[(Action.KPI_VIEW, None)])
-    texts = [dict(t, reason_label=layout.reason_label(t["to_status"], t["reason"]),
-                  ground_label=layout.ground_label(t["payload__ground"]) if t["to_status"] == "closed" else "")
-             for t in details["texts"]]
+    audit_record(actor=request.user, action=Action.KPI_VIEW, target=None)
     quick = [{"label": label, "url": reverse("reporting:dashboard") + _query(p),
               "current": p == period} for label, p in _quick_periods(today)]
     context = {
@@ -88,7 +80,6 @@ def dashboard(request):
         "waiting": [dict(w, status_label=_status_label(w["status"]),
                          days=(today - timezone.localtime(w["status_changed_at"]).date()).days)
                     for w in details["waiting"]],
-        "texts": texts[:TEXTS_SHOWN], "more_texts": texts[TEXTS_SHOWN:],
         "quick_periods": quick,
         "model_c": _model_c(period, today),
         "user_is_admin": billing_selectors.can_configure_fees(request.user),
