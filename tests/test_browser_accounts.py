@@ -40,6 +40,8 @@ def test_signatory_sets_up_the_second_factor_at_first_login(log_in, signatory, s
     persona.submit("main form.form-section")
     assert page.locator("#error-summary").is_visible()
     shots(page, "mfa-enrol-wrong-code")
+    # After a wrong code django-otp refuses any code for a second (throttle factor 1): a person reads the message.
+    page.wait_for_timeout(2500)
     device = TOTPDevice.objects.get(user=signatory, confirmed=False)
     code = f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift + 1):06d}"
     page.fill("#id_code", code)

@@ -14,6 +14,8 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from axes.utils import reset as axes_reset
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLResolver, get_resolver
 from django.utils import timezone
@@ -574,6 +576,10 @@ def test_matrix(key, world, clients):
     for entry in MATRIX[key]:
         url = entry["url"](world)
         for persona in PERSONAS:
+            # Each persona starts with no failed log-ins and no throttle counts from the personas before it
+            # (all test clients share one address).
+            axes_reset()
+            cache.clear()
             client = clients(persona)
             send = getattr(client, entry["method"].lower())
             kwargs = {"format": entry["format"]} if url.startswith("/api/") and entry["method"] != "GET" else {}
