@@ -103,7 +103,9 @@ def test_worker_killed_while_holding_a_message_then_the_task_redelivered_sends_i
         message.refresh_from_db()
         assert message.status == MessageStatus.PENDING  # the claim died with the worker's connection
 
-        # The task was never acknowledged: Redis hands it to the next worker after the visibility timeout.
+        # The task was never acknowledged: Redis hands it to the next worker after the visibility timeout (3 s).
+        # A worker restores such tasks when it starts, so it starts once the timeout has passed.
+        time.sleep(4)
         second = start_worker(tmp_path, queue, "second", OUTBOX_TEST_VISIBILITY="3")
         assert wait_for(lambda: len(mails(tmp_path)) >= 1, timeout=90), second.log_path.read_text(errors="replace")
         time.sleep(3)  # a second copy would have arrived by now
