@@ -407,11 +407,15 @@ class Measure(models.Model):
     def __str__(self):
         return self.title
 
+    @property
+    def is_planned(self):
+        return self.status in {MeasureStatus.PLANNED}
+
     def covering_approval(self, approvals=None):
         """The signed cost approval covering this measure's amount and period, or None."""
         approvals = self.cost_approvals.all() if approvals is None else approvals
         for approval in approvals:
-            if (approval.status == CostApprovalStatus.APPROVED and approval.amount_chf >= self.amount_chf
+            if (approval.is_approved and approval.amount_chf >= self.amount_chf
                     and approval.starts_on <= self.starts_on and approval.ends_on >= self.ends_on):
                 return approval
         return None
@@ -458,6 +462,14 @@ class Invoice(models.Model):
 
     def __str__(self):
         return f"{self.number} ({self.amount_chf})"
+
+    @property
+    def awaits_forwarding(self):
+        return self.status in {InvoiceStatus.RECORDED}
+
+    @property
+    def awaits_confirmation(self):
+        return self.status in {InvoiceStatus.FORWARDED}
 
 
 class DocumentKind(models.TextChoices):

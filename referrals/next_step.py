@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from institutions.models import Institution, Role
 from institutions.selectors import user_has_role
 
-from .models import Comment, CostApproval, CostApprovalStatus, MeetingKind, Referral, Status
+from .models import Comment, CostApproval, MeetingKind, Referral, Status
 from .workdays import add_working_days
 
 
@@ -196,7 +196,7 @@ def open_tasks(referral, *, days=None, today=None):
         tasks = [task(Action.SIGN_COST_APPROVAL, _local_date(a.requested_at), institution=a.financing_institution,
                       role=Role.SIGNATORY, key=f"{Action.SIGN_COST_APPROVAL}:{a.pk}",
                       detail={"cost_approval": a.pk, "amount_chf": a.amount_chf})
-                 for a in referral.cost_approvals.all() if a.status == CostApprovalStatus.REQUESTED]
+                 for a in referral.cost_approvals.all() if a.awaits_signature]
         meeting = next((m for m in meetings if m.kind == MeetingKind.STATUS and not m.is_recorded), None)
         if meeting is None or meeting.scheduled_at is None:
             tasks.append(task(Action.SCHEDULE_STATUS_MEETING, changed, user=receiver))
@@ -215,7 +215,7 @@ def open_tasks(referral, *, days=None, today=None):
         tasks += [task(Action.FORWARD_INVOICE, a.invoice_received_on, user=receiver,
                        key=f"{Action.FORWARD_INVOICE}:{a.pk}", detail={"cost_approval": a.pk})
                   for a in referral.cost_approvals.all()
-                  if a.status == CostApprovalStatus.APPROVED and a.invoice_received_on and not a.invoice_forwarded_on]
+                  if a.is_approved and a.invoice_received_on and not a.invoice_forwarded_on]
         return tasks
     return [task(Action.NONE, changed)]
 

@@ -168,7 +168,7 @@ class CaseMoney:
     def of(cls, cost_approvals, invoices):
         """From rows already loaded (the case page)."""
         zero = Decimal("0.00")
-        return cls(sum((a.amount_chf for a in cost_approvals if a.status == CostApprovalStatus.APPROVED), zero),
+        return cls(sum((a.amount_chf for a in cost_approvals if a.is_approved), zero),
                    sum((i.amount_chf for i in invoices), zero))
 
 

@@ -20,7 +20,7 @@ from institutions.validators import has_control_characters
 from . import calendar, forms, permissions, selectors, services
 from .ahv import ahv_digest
 from .errors import TransitionNotAllowed
-from .models import CostApproval, Document, Invoice, InvoiceStatus, Measure, MeasureStatus, Meeting, MeetingKind, Status
+from .models import CostApproval, Document, Invoice, Measure, Meeting, MeetingKind, Status
 from .rules import Finding, Situation, assess
 
 # Service errors that name something other than a form field land on the field people fix.
@@ -385,12 +385,12 @@ def _detail_context(request, referral, bound_forms):
     for measure in measures:
         measure.approval = measure.covering_approval([a for a in cost_approvals if a.covered_measure_id == measure.pk])
         measure.has_approval = any(a.covered_measure_id == measure.pk and a.is_approved for a in cost_approvals)
-        measure.user_can_start = (lead and status == Status.ACTIVE and measure.status == MeasureStatus.PLANNED)
+        measure.user_can_start = (lead and status == Status.ACTIVE and measure.is_planned)
     invoices = list(Invoice.objects.filter(referral=referral).select_related(
         "measure", "financing_institution", "forwarded_by", "confirmed_by"))
     for invoice in invoices:
-        invoice.user_can_forward = lead and invoice.status == InvoiceStatus.RECORDED
-        invoice.user_can_confirm = (invoice.status == InvoiceStatus.FORWARDED
+        invoice.user_can_forward = lead and invoice.awaits_forwarding
+        invoice.user_can_confirm = (invoice.awaits_confirmation
                                     and permissions.can_confirm_invoice(user, invoice))
     can = {
         "plan_measure": status in services.CASE_STATUSES and lead,
@@ -447,7 +447,7 @@ def _detail_context(request, referral, bound_forms):
         "handover_form": form("handover", forms.HandoverForm, initial={"held_on": timezone.localdate()}),
         "status_form": form("status_meeting", forms.StatusMeetingForm, initial={"held_on": timezone.localdate()}),
         "cost_form": form("cost_approval", forms.CostApprovalForm, referral=referral,
-                          planned_measures=[m for m in measures if m.status == MeasureStatus.PLANNED]),
+                          planned_measures=[m for m in measures if m.is_planned]),
         "measure_form": form("measure", forms.MeasureForm, prefix="measure"),
         "new_invoice_form": form("new_invoice", forms.NewInvoiceForm, referral=referral, prefix="invoice"),
         "refuse_form": form("refuse", forms.RefuseCostApprovalForm),
