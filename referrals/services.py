@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import Action, Outcome
-from audit.services import audit_record, audit_record_many
+from audit.services import audit_purge, audit_record, audit_record_many
 from institutions.models import Role
 from institutions.selectors import user_has_role, user_primary_membership
 
@@ -1160,4 +1160,11 @@ def referrals_anonymise_expired(*, now=None, dry_run=False, actor=None):
                 done.append(referral)
         except (ValidationError, TransitionNotAllowed):
             continue  # the person got a new running referral meanwhile: next run decides again
+    referrals_purge_audit_trail(now=now)
     return done
+
+
+def referrals_purge_audit_trail(*, now=None):
+    """The audit records of referrals anonymised more than 12 months ago go (issue 9); returns how many."""
+    anonymised = Referral.objects.filter(anonymised_at__isnull=False).only("pk", "anonymised_at")
+    return audit_purge(anonymised=[(referral, referral.anonymised_at) for referral in anonymised], now=now)

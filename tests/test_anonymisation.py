@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from test_reporting_pilot_data import PILOT_SHEET, build_pilot
 
+from audit.models import AuditRecord
 from referrals import services
 from referrals.models import (
     FINAL_STATUSES,
@@ -218,3 +219,14 @@ def test_a_person_who_got_a_running_referral_meanwhile_is_skipped_not_crashed(ma
     assert services.referrals_anonymise_expired() == []
     old.refresh_from_db()
     assert old.anonymised_at is None
+
+
+def test_the_audit_trail_of_a_case_goes_twelve_months_after_its_anonymisation(make_referral, referrer):
+    """Issue 9: audit records are kept at least 12 months after the case was anonymised, then purged."""
+    referral = ended_long_ago(make_referral)
+    services.access_log_record(user=referrer, referral=referral, action="view")
+    services.referrals_anonymise_expired()
+    assert AuditRecord.objects.filter(referral=referral).exists()  # anonymised today: kept
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=366), tick=False):
+        services.referrals_anonymise_expired()
+    assert not AuditRecord.objects.filter(referral=referral).exists()
