@@ -2,6 +2,7 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from institutions.models import Institution, InstitutionKind, Municipality, ProblemArea, User
@@ -39,6 +40,11 @@ class MunicipalityChoiceField(forms.ModelChoiceField):
         return obj.name
 
 
+# How many institutions besides the responsible ones the receiver list shows (issue 14: a national directory
+# has thousands; rendering them all made the form 170 KB). A search finds the others.
+OTHER_RECEIVERS_SHOWN = 40
+
+
 class InstitutionChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return f"{obj.name} ({obj.get_kind_display()})"
@@ -56,7 +62,7 @@ class ReferralForm(forms.Form):
     SITUATION_FIELDS = list(Situation.FIELDS)
     RECEIVER_FIELDS = ["receiving_institution", "mandate", "problem_areas", "planned_duration_months"]
     # Shown before the receiver; it only narrows and preselects the receiver list (not stored).
-    RECEIVER_FORM_FIELDS = ["receiving_kind", *RECEIVER_FIELDS]
+    RECEIVER_FORM_FIELDS = ["receiving_kind", "receiver_search", *RECEIVER_FIELDS]
     CONSENT_FIELDS = ["consent_given_on", "consent_form"]
 
     first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
@@ -96,6 +102,11 @@ class ReferralForm(forms.Form):
         widget=forms.RadioSelect,
         help_text=_("The list below then shows the institutions of this kind responsible for the client's "
                     "municipality first, and chooses the only one for you."),
+    )
+    receiver_search = forms.CharField(
+        label=_("Search an institution by name or place"), max_length=100, required=False,
+        help_text=_("Only needed when the institution you want is not in the list below."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "type": "search"}),
     )
     receiving_institution = InstitutionChoiceField(
         label=_("Which institution should take over the case management?"),
@@ -141,19 +152,30 @@ class ReferralForm(forms.Form):
 
     def _arrange_receivers(self):
         """Responsible institutions for the client's municipality first; with a kind chosen, only that kind,
-        and the only responsible one of it preselected."""
+        and the only responsible one of it preselected. The other institutions are listed up to
+        OTHER_RECEIVERS_SHOWN (a national directory has thousands): the search narrows them by name or place."""
         field = self.fields["receiving_institution"]
         kind = self._raw("receiving_kind")
-        institutions = list(field.queryset.order_by("kind", "name"))
+        candidates = field.queryset.order_by("kind", "name")
         if kind in InstitutionKind.values:
-            institutions = [i for i in institutions if i.kind == kind]
+            candidates = candidates.filter(kind=kind)
         municipality = self._raw("municipality")
-        responsible_ids = set()
+        responsible = []
         if municipality.isdigit():
-            responsible_ids = set(Institution.municipalities.through.objects.filter(
-                municipality_id=int(municipality)).values_list("institution_id", flat=True))
-        responsible = [i for i in institutions if i.pk in responsible_ids]
-        others = [i for i in institutions if i.pk not in responsible_ids]
+            responsible = list(candidates.filter(municipalities=int(municipality)))
+        others = candidates.exclude(pk__in=[i.pk for i in responsible])
+        search = self._raw("receiver_search").strip()[:100]
+        if search:
+            others = others.filter(Q(name__icontains=search) | Q(municipalities__name__icontains=search)).distinct()
+        shown = list(others[:OTHER_RECEIVERS_SHOWN + 1])
+        self.more_receivers = len(shown) > OTHER_RECEIVERS_SHOWN
+        shown = shown[:OTHER_RECEIVERS_SHOWN]
+        chosen = self._raw("receiving_institution")
+        listed = {str(i.pk) for i in (*responsible, *shown)}
+        if chosen.isdigit() and chosen not in listed:
+            # A choice made before (a saved draft, another search) stays selectable.
+            shown += list(candidates.filter(pk=int(chosen)))
+            listed = {str(i.pk) for i in (*responsible, *shown)}
 
         def options(items):
             return [(i.pk, field.label_from_instance(i)) for i in items]
@@ -162,13 +184,13 @@ class ReferralForm(forms.Form):
             name = Municipality.objects.filter(pk=int(municipality)).values_list("name", flat=True).first()
             field.choices = [("", _("Choose an institution")),
                              (_("Responsible for %(name)s") % {"name": name}, options(responsible)),
-                             (_("Other institutions"), options(others))]
+                             (_("Other institutions"), options(shown))]
         else:
-            field.choices = [("", _("Choose an institution")), *options(institutions)]
-        chosen = self._raw("receiving_institution")
+            field.choices = [("", _("Choose an institution")), *options(shown)]
         # With a kind chosen: the only responsible institution of it, or the only one of it at all.
-        only = responsible if len(responsible) == 1 else (institutions if len(institutions) == 1 else [])
-        if kind in InstitutionKind.values and only and chosen not in {str(i.pk) for i in institutions}:
+        alone = shown if not search and not self.more_receivers and len(shown) == 1 else []
+        only = responsible if len(responsible) == 1 else alone
+        if kind in InstitutionKind.values and only and chosen not in listed:
             if self.is_bound:
                 self.data = self.data.copy()
                 self.data[self.add_prefix("receiving_institution")] = str(only[0].pk)

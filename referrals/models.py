@@ -198,6 +198,9 @@ class Referral(models.Model):
                          name="referral_sender_status"),
             models.Index(fields=["receiving_institution", "status", "status_changed_at"],
                          name="referral_receiver_status"),
+            # The coordinator's "what waits longest": open referrals, longest in their status first.
+            models.Index(fields=["status_changed_at"], name="referral_open_changed",
+                         condition=models.Q(status__in=["submitted", "accepted", "active"])),
         ]
 
     def __str__(self):

@@ -10,8 +10,8 @@ from django.utils.translation import ngettext
 
 from audit.models import Action as AuditAction
 from audit.models import AuditRecord, Outcome
-from institutions.models import Role
-from institutions.selectors import user_has_role, user_institution_ids, user_sees_everything
+from institutions.models import Membership, Role
+from institutions.selectors import user_has_role, user_institution_ids, user_memberships, user_sees_everything
 
 from . import permissions
 from .models import (
@@ -332,13 +332,38 @@ def _last_reminder(referral, key):
     return max(dates) if dates else None
 
 
+def _my_open_referrals_q(user):
+    institution_ids = user_institution_ids(user)
+    return ((Q(referring_institution_id__in=institution_ids)
+             | (Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)))
+            & Q(status__in=OPEN_STATUSES))
+
+
 def _my_open_referrals(user):
     """Open referrals my institutions send or receive, with what next_step needs, newest change first."""
-    institution_ids = user_institution_ids(user)
-    return _with_tasks(Referral.objects.filter(
-        Q(referring_institution_id__in=institution_ids)
-        | (Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)),
-        status__in=OPEN_STATUSES).select_related("client").order_by("-status_changed_at", "-pk"))
+    return _with_tasks(Referral.objects.filter(_my_open_referrals_q(user)).select_related("client")
+                       .order_by("-status_changed_at", "-pk"))
+
+
+def _institutions_where(user, role):
+    field = Membership.ROLE_FIELDS[role]
+    return [m.institution_id for m in user_memberships(user) if getattr(m, field)]
+
+
+def _possibly_mine_q(user):
+    """Of my open referrals, those where a task can be for `user` (a superset of what ``open_tasks`` gives
+    them): their own referrals and cases, the decisions of institutions where they are contact person, the
+    signatures of those where they sign. So the start page reads the user's own work, not every open case of a
+    large institution (issue 14)."""
+    mine = Q(referring_case_worker=user) | Q(assigned_case_worker=user)
+    contact_at = _institutions_where(user, Role.CONTACT_PERSON)
+    if contact_at:
+        mine |= Q(status=Status.SUBMITTED, receiving_institution_id__in=contact_at)
+    sign_at = _institutions_where(user, Role.SIGNATORY)
+    if sign_at:
+        mine |= Q(status=Status.ACTIVE) & Exists(CostApproval.objects.filter(
+            referral=OuterRef("pk"), status=CostApprovalStatus.REQUESTED, financing_institution_id__in=sign_at))
+    return mine
 
 
 def _task_items(user, referrals):
@@ -361,13 +386,15 @@ def _finished_unread(user):
     opened = AuditRecord.objects.filter(actor=user, referral=OuterRef("pk"), action=AuditAction.VIEW,
                                         outcome=Outcome.OK, at__gte=OuterRef("status_changed_at"))
     contact_at = [i for i in user_institution_ids(user) if user_has_role(user, Role.CONTACT_PERSON, _Pk(i))]
+    # Exists, not a join over the events: the join made PostgreSQL read every event (issue 14).
+    withdrawn_after_sending = ReferralEvent.objects.filter(
+        referral=OuterRef("pk"), kind=EventKind.STATUS, from_status=Status.SUBMITTED, to_status=Status.WITHDRAWN)
     referrals = (Referral.objects.select_related("referring_institution", "receiving_institution")
                  .filter(status_changed_at__gte=since)
                  .filter(Q(status=Status.REJECTED, referring_case_worker=user)
-                         | Q(status=Status.WITHDRAWN, receiving_institution_id__in=contact_at,
-                             events__kind=EventKind.STATUS, events__from_status=Status.SUBMITTED,
-                             events__to_status=Status.WITHDRAWN))
-                 .exclude(Exists(opened)).distinct())
+                         | (Q(status=Status.WITHDRAWN, receiving_institution_id__in=contact_at)
+                            & Exists(withdrawn_after_sending)))
+                 .exclude(Exists(opened)))
     for referral in referrals:
         changed = timezone.localtime(referral.status_changed_at).date()
         if referral.status == Status.REJECTED:
@@ -395,24 +422,38 @@ def waiting_for(user, referrals=None):
 
 
 class StartPage:
-    """The start page's lists from one load of my open referrals: what waits for me, meetings, open cases."""
+    """The start page's lists: what waits for me, my meetings, my institution's open cases.
 
-    def __init__(self, user, open_cases_limit=50, meeting_days=30):
-        referrals = list(_my_open_referrals(user))
-        self.waiting = waiting_for(user, referrals)
-        self.open_cases = referrals[:open_cases_limit]
+    Each is read with its own bounded query (issue 14): the tasks from the referrals where something can be
+    mine, the open cases as the newest `open_cases_limit`, the meetings as the next `meetings_limit`."""
+
+    def __init__(self, user, open_cases_limit=50, meeting_days=30, meetings_limit=10):
+        candidates = list(_my_open_referrals(user).filter(_possibly_mine_q(user)))
+        self.waiting = waiting_for(user, candidates)
+        self.open_cases = list(Referral.objects.filter(_my_open_referrals_q(user)).select_related(*LIST_RELATED)
+                               .order_by("-status_changed_at", "-pk")[:open_cases_limit])
         horizon = timezone.now() + timezone.timedelta(days=meeting_days)
-        self.meetings = sorted(
-            (m for r in referrals if r.status in (Status.ACCEPTED, Status.ACTIVE) for m in r.meetings.all()
-             if not m.is_recorded and m.scheduled_at and m.scheduled_at <= horizon),
-            key=lambda m: m.scheduled_at)
+        self.meetings = list(Meeting.objects.select_related("referral")
+                             .filter(recorded_at__isnull=True, scheduled_at__isnull=False, scheduled_at__lte=horizon,
+                                     referral__in=Referral.objects.filter(_my_open_referrals_q(user)).filter(
+                                         status__in=[Status.ACCEPTED, Status.ACTIVE]))
+                             .order_by("scheduled_at", "pk")[:meetings_limit])
 
 
-def waiting_longest_by_institution(limit=5):
-    """For the coordinator: per institution on turn, what waits longest (references only, no client data)."""
+# The coordinator's start page reads this many referrals at most: those longest in an open status. Its cost
+# stays the same with 50 or 500,000 open referrals in the country (issue 14).
+LONGEST_WAITING_SAMPLE = 200
+
+
+def waiting_longest_by_institution(limit=5, sample=LONGEST_WAITING_SAMPLE):
+    """For the coordinator: per institution on turn, what waits longest (references only, no client data).
+
+    Reads the `sample` referrals that have been longest in an open status (an index scan, see the partial
+    index ``referral_open_changed``) and groups their next steps by the institution on turn; the count is of
+    those. Returns [(institution name, the `limit` oldest items, count)], the longest waiting first."""
     days = due_working_days()
     groups = {}
-    for referral in referrals_with_open_tasks():
+    for referral in referrals_with_open_tasks().order_by("status_changed_at", "pk")[:sample]:
         step = open_tasks(referral, days=days)[0]
         name, institution, _phone = _who(step)
         key = institution.name if institution else ""

@@ -56,6 +56,9 @@ def _on_turn(task):
     return list(institution_members_with_role(task.institution, task.role))
 
 
+REFERRAL_CHUNK = 1000
+
+
 def reminders_due(*, today=None, config=None):
     """Every reminder due today or earlier that has not gone out yet (nothing is written)."""
     today = today or timezone.localdate()
@@ -63,7 +66,8 @@ def reminders_due(*, today=None, config=None):
     days = due_days_by_action(config)
     coordinators = None
     due = []
-    for referral in referrals_with_open_tasks():
+    # In chunks (prefetches included): the job's memory stays flat with 100,000 open referrals (issue 14).
+    for referral in referrals_with_open_tasks().iterator(chunk_size=REFERRAL_CHUNK):
         for task in open_tasks(referral, days=days, today=today):
             if task.action not in REMINDED_ACTIONS or task.due_on is None or task.due_on > today:
                 continue

@@ -144,6 +144,57 @@ def test_the_receiver_list_puts_the_responsible_institutions_first_and_preselect
     assert "OPTIMA-ALV" in html
 
 
+def _many_institutions(count):
+    from institutions.models import Institution, InstitutionKind
+
+    Institution.objects.bulk_create(Institution(key=f"iv-{n:04}", name=f"IV-Stelle {n:04}", kind=InstitutionKind.IV)
+                                    for n in range(count))
+
+
+def _receiver_options(html):
+    return html.split('id="receiver-options" hidden hx-swap-oob="true"')[1].split("</select>")[0]
+
+
+def test_a_national_directory_lists_the_responsible_institutions_and_a_bounded_number_of_others(
+        client, referrer, directory):
+    from referrals.forms import OTHER_RECEIVERS_SHOWN
+
+    _many_institutions(300)  # issue 14: thousands of institutions must not all land in the select
+    client.force_login(referrer)
+    receiver = _receiver_options(client.post(reverse("referrals:check"), form_data(
+        directory, receiving_kind="iv", receiving_institution="")).content.decode())
+    assert "WAS IV Luzern" in receiver  # responsible for the client's municipality: always listed
+    assert receiver.count("<option") <= OTHER_RECEIVERS_SHOWN + 2  # + "choose" + the responsible one
+    assert "IV-Stelle 0299" not in receiver
+
+
+def test_the_receiver_search_finds_an_institution_beyond_the_list_and_keeps_a_choice_made_before(
+        client, referrer, directory):
+    from institutions.models import Institution
+
+    _many_institutions(300)
+    far = Institution.objects.get(key="iv-0299")
+    client.force_login(referrer)
+    found = _receiver_options(client.post(reverse("referrals:check"), form_data(
+        directory, receiving_kind="iv", receiving_institution="", receiver_search="0299")).content.decode())
+    assert "IV-Stelle 0299" in found and "IV-Stelle 0001" not in found
+    kept = _receiver_options(client.post(reverse("referrals:check"), form_data(
+        directory, receiving_kind="iv", receiving_institution=far.pk, receiver_search="")).content.decode())
+    assert re.search(rf'<option value="{far.pk}" selected>', kept)
+
+
+def test_the_new_referral_form_costs_the_same_queries_with_300_more_institutions(
+        client, referrer, directory, django_assert_max_num_queries):
+    client.force_login(referrer)
+    client.get(reverse("referrals:create"))
+    with django_assert_max_num_queries(12) as small:
+        client.get(reverse("referrals:create"))
+    _many_institutions(300)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = client.get(reverse("referrals:create"))
+    assert "IV-Stelle 0299" not in response.content.decode()
+
+
 def test_dates_are_text_inputs_in_swiss_format_whatever_the_browser_language(client, referrer, directory):
     client.force_login(referrer)
     client.post(reverse("referrals:create"), form_data(directory, save="1"))

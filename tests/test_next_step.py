@@ -219,9 +219,9 @@ def test_start_page_queries_stay_fixed_with_questions_and_reminders(
         services.comment_add(referral=referral, actor=personas["contact_person"], text=f"Question {i}")
     client.force_login(personas["referrer"])
     # session, user, memberships, referrals, meetings, cost approvals, comments, their authors' memberships,
-    # reminder events, reminder settings, unread rejections/withdrawals, and one INSERT of the audit records
-    # for the client names shown (issue 9).
-    with django_assert_num_queries(12):
+    # reminder events, reminder settings, unread rejections/withdrawals, the open cases and the next meetings
+    # (issue 14), and one INSERT of the audit records for the client names shown (issue 9).
+    with django_assert_num_queries(14):
         response = client.get("/")
     assert len(response.context["waiting"]) == n
 
@@ -273,8 +273,8 @@ def test_coordinator_start_page_queries_stay_fixed(client, make_referral, direct
         make_referral(Status.SUBMITTED if i % 2 else Status.ACTIVE, client=client_data(directory, ahv_number=ahv(i)))
     client.force_login(personas["coordinator"])
     # session, user, memberships; the RAV's own referrals (none: no prefetches), reminder settings, unread
-    # rejections; the overview: all open referrals with meetings, cost approvals, comments, reminder events,
-    # and the reminder settings again.
-    with django_assert_num_queries(12):
+    # rejections, open cases, next meetings; the overview: the 200 referrals longest in an open status with
+    # meetings, cost approvals, comments, reminder events, and the reminder settings again.
+    with django_assert_num_queries(14):
         response = client.get("/")
     assert sum(count for _name, _items, count in response.context["waiting_longest"]) == n

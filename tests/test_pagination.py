@@ -32,7 +32,12 @@ def test_cursor_walks_the_whole_list_newest_change_first_without_counting(many):
         seen += [row["id"] for row in body["results"]]
         stamps += [row.get("status_changed_at") for row in body["results"]]
         url = body["next"]
-    assert len(seen) == len(set(seen)) == client.get("/api/v1/referrals/").json()["count"] > 100
+    assert len(seen) == len(set(seen)) == client.get("/api/v1/referrals/?page=1").json()["count"] > 100
+
+
+def test_the_list_without_parameters_is_the_first_keyset_page(many):
+    body = api(many).get("/api/v1/referrals/").json()
+    assert "count" not in body and len(body["results"]) == 50 and "cursor=" in body["next"]
 
 
 def test_page_numbers_still_work_with_count(many):

@@ -704,13 +704,14 @@ def _active_referrals_with_cost_approvals(make_referral, directory, receiving_wo
 
 
 # Pinned: a change that adds a query per referral makes these fail for n=5 but not n=1.
-# session, user, memberships (cached for the request), then (issue 13) one load of my open referrals with
-# what next_step needs - meetings, cost approvals, comments, reminder events -, the reminder settings, and
-# the rejections/withdrawals not yet read. "Wartet auf Sie", the meetings and the open cases come from it.
-# plus one INSERT of the audit records for the client names shown (issue 9).
-HOME_QUERIES_REFERRER = 11
-HOME_QUERIES_CONTACT_PERSON = 11
-HOME_QUERIES_SIGNATORY = 11
+# session, user, memberships (cached for the request), then (issue 13) one load of the open referrals where
+# something can be mine with what next_step needs - meetings, cost approvals, comments, reminder events -, the
+# reminder settings, and the rejections/withdrawals not yet read: "Wartet auf Sie". Then (issue 14) the newest
+# 50 open cases and the next 10 meetings, each one bounded query; plus one INSERT of the audit records for the
+# client names shown (issue 9).
+HOME_QUERIES_REFERRER = 13
+HOME_QUERIES_CONTACT_PERSON = 13
+HOME_QUERIES_SIGNATORY = 13
 # session, user, memberships, the referrals, one INSERT of the audit records.
 LIST_QUERIES = 5
 

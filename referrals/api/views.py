@@ -102,12 +102,15 @@ class KeysetCursor(CursorPagination):
 
 
 class ReferralPagination(Pagination):
-    """Page numbers as before (``?page=``, with ``count``); ``?cursor=`` (empty to start) switches to keyset
-    pagination: ``next``/``previous`` are cursor links and there is no ``count``. Cursor is the way for
-    clients reading far into long lists: its cost does not grow with the position."""
+    """The referral list in keyset pages by default (issue 14): newest change first, ``next``/``previous`` are cursor links and there
+    is no ``count``, so a page costs the same at the top of a list of a million referrals as anywhere in it.
+    ``?page=N`` still gives numbered pages with ``count`` (the contract of issue 5), at the price of counting
+    the whole list and skipping with OFFSET."""
 
     def paginate_queryset(self, queryset, request, view=None):
-        self.keyset = KeysetCursor() if "cursor" in request.query_params else None
+        # The referral list itself; its sub-lists (comments, documents ...) of one case stay numbered.
+        is_long_list = getattr(view, "action", None) == "list"
+        self.keyset = KeysetCursor() if is_long_list and self.page_query_param not in request.query_params else None
         if self.keyset is not None:
             if request.query_params.get("cursor") == "":
                 request = _without_empty_cursor(request)
@@ -119,10 +122,18 @@ class ReferralPagination(Pagination):
             return self.keyset.get_paginated_response(data)
         return super().get_paginated_response(data)
 
+    def get_paginated_response_schema(self, schema):
+        """Both shapes: ``count`` only comes with ``?page=``."""
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["required"] = ["results"]
+        paginated["properties"]["count"]["description"] = "Only with ?page= (numbered pages)."
+        return paginated
+
     def get_schema_operation_parameters(self, view):
         return [*super().get_schema_operation_parameters(view), {
             "name": "cursor", "required": False, "in": "query", "schema": {"type": "string"},
-            "description": "Keyset pagination: empty to start, then the cursor of the `next` link (no `count`)."}]
+            "description": "Keyset pagination (the default): the cursor of the `next` link. Without `page`, "
+                           "responses have no `count`."}]
 
 
 def _without_empty_cursor(request):
