@@ -102,8 +102,9 @@ class KeysetCursor(CursorPagination):
 
 
 class ReferralPagination(Pagination):
-    """The referral list in keyset pages by default (issue 14): newest change first, ``next``/``previous`` are cursor links and there
-    is no ``count``, so a page costs the same at the top of a list of a million referrals as anywhere in it.
+    """The referral list in keyset pages by default (issue 14): newest change first, ``next``/``previous`` are
+    cursor links and there is no ``count``, so a page costs the same at the top of a list of a million referrals
+    as anywhere in it.
     ``?page=N`` still gives numbered pages with ``count`` (the contract of issue 5), at the price of counting
     the whole list and skipping with OFFSET."""
 
