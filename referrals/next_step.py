@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from institutions.models import Institution, Role
 from institutions.selectors import user_has_role
 
-from .models import Comment, CostApproval, MeetingKind, Referral, Status
+from .models import Comment, CostApproval, Meeting, MeetingKind, Referral, Status
 from .workdays import add_working_days
 
 
@@ -130,11 +130,24 @@ class Task:
         return ((today or timezone.localdate()) - self.since).days
 
 
+# Loaded into lists (``to_attr``), not into the related managers' caches: Django builds a queryset per
+# referral for the latter, which was most of the start page's time with hundreds of referrals (issue 14).
 TASK_PREFETCH = (
-    "meetings",
-    Prefetch("cost_approvals", queryset=CostApproval.objects.select_related("financing_institution")),
-    Prefetch("comments", queryset=Comment.objects.select_related("author").prefetch_related("author__memberships")),
+    # Only the meetings not yet recorded count for what is open; a long case has dozens of recorded ones.
+    Prefetch("meetings", queryset=Meeting.objects.filter(recorded_at__isnull=True), to_attr="task_meetings"),
+    Prefetch("cost_approvals", queryset=CostApproval.objects.select_related("financing_institution"),
+             to_attr="task_cost_approvals"),
+    Prefetch("comments", queryset=Comment.objects.select_related("author").prefetch_related("author__memberships"),
+             to_attr="task_comments"),
 )
+
+
+def _loaded(referral, attr, related_name):
+    """The rows TASK_PREFETCH loaded, or (one referral, e.g. the case page) the related manager's."""
+    rows = getattr(referral, attr, None)
+    return rows if rows is not None else list(getattr(referral, related_name).all())
+
+
 TASK_RELATED = ("referring_institution", "receiving_institution", "referring_case_worker", "assigned_case_worker")
 
 
@@ -152,7 +165,7 @@ def _due(since, action, days):
 
 def _open_question(referral):
     """The receiving side asked the referrer something, and nobody of the referrer has answered yet."""
-    comments = list(referral.comments.all())
+    comments = _loaded(referral, "task_comments", "comments")
     if not comments:
         return None
     last = comments[-1]
@@ -183,7 +196,7 @@ def open_tasks(referral, *, days=None, today=None):
             return [task(Action.ANSWER_QUESTION, _local_date(question.created_at), user=referrer,
                          key=f"{Action.ANSWER_QUESTION}:{question.pk}")]
         return [task(Action.DECIDE, changed, institution=referral.receiving_institution, role=Role.CONTACT_PERSON)]
-    meetings = list(referral.meetings.all())
+    meetings = _loaded(referral, "task_meetings", "meetings")
     if status == Status.ACCEPTED:
         handover = next((m for m in meetings if m.kind == MeetingKind.HANDOVER and not m.is_recorded), None)
         if handover is None or handover.scheduled_at is None:
@@ -196,7 +209,7 @@ def open_tasks(referral, *, days=None, today=None):
         tasks = [task(Action.SIGN_COST_APPROVAL, _local_date(a.requested_at), institution=a.financing_institution,
                       role=Role.SIGNATORY, key=f"{Action.SIGN_COST_APPROVAL}:{a.pk}",
                       detail={"cost_approval": a.pk, "amount_chf": a.amount_chf})
-                 for a in referral.cost_approvals.all() if a.awaits_signature]
+                 for a in _loaded(referral, "task_cost_approvals", "cost_approvals") if a.awaits_signature]
         meeting = next((m for m in meetings if m.kind == MeetingKind.STATUS and not m.is_recorded), None)
         if meeting is None or meeting.scheduled_at is None:
             tasks.append(task(Action.SCHEDULE_STATUS_MEETING, changed, user=receiver))
@@ -214,7 +227,7 @@ def open_tasks(referral, *, days=None, today=None):
                                   key=f"hold_status_meeting:{meeting.pk}"))
         tasks += [task(Action.FORWARD_INVOICE, a.invoice_received_on, user=receiver,
                        key=f"{Action.FORWARD_INVOICE}:{a.pk}", detail={"cost_approval": a.pk})
-                  for a in referral.cost_approvals.all()
+                  for a in _loaded(referral, "task_cost_approvals", "cost_approvals")
                   if a.is_approved and a.invoice_received_on and not a.invoice_forwarded_on]
         return tasks
     return [task(Action.NONE, changed)]
