@@ -445,12 +445,13 @@ class StartPage:
 LONGEST_WAITING_SAMPLE = 200
 
 
-def waiting_longest_by_institution(limit=5, sample=LONGEST_WAITING_SAMPLE):
+def waiting_longest_by_institution(limit=5, sample=LONGEST_WAITING_SAMPLE, institutions=20):
     """For the coordinator: per institution on turn, what waits longest (references only, no client data).
 
     Reads the `sample` referrals that have been longest in an open status (an index scan, see the partial
     index ``referral_open_changed``) and groups their next steps by the institution on turn; the count is of
-    those. Returns [(institution name, the `limit` oldest items, count)], the longest waiting first."""
+    those. Returns [(institution name, the `limit` oldest items, count)] for the `institutions` institutions
+    where something waits longest."""
     days = due_working_days()
     groups = {}
     for referral in referrals_with_open_tasks().order_by("status_changed_at", "pk")[:sample]:
@@ -458,8 +459,8 @@ def waiting_longest_by_institution(limit=5, sample=LONGEST_WAITING_SAMPLE):
         name, institution, _phone = _who(step)
         key = institution.name if institution else ""
         groups.setdefault(key, []).append(WaitingItem(referral, step.action, step.since, step.due_on))
-    return [(name, sorted(items, key=lambda i: i.since)[:limit], len(items))
-            for name, items in sorted(groups.items(), key=lambda g: min(i.since for i in g[1]))]
+    longest_first = sorted(groups.items(), key=lambda g: min(i.since for i in g[1]))[:institutions]
+    return [(name, sorted(items, key=lambda i: i.since)[:limit], len(items)) for name, items in longest_first]
 
 
 # --- Keyset pages for long lists (issue 14) -----------------------------------------------------------------

@@ -27,16 +27,22 @@ from .rules import Finding, Situation, assess
 FIELD_ALIASES = {"consent": "consent_given_on", "client": "first_name"}
 
 
+WAITING_SHOWN = 30
+
+
 @login_required
 def home(request):
     user = request.user
     roles = user_roles(user)
     sees_everything = Role.COORDINATOR in roles or Role.ADMIN in roles
     start = selectors.StartPage(user)
+    # The most urgent first; all of them on request (issue 14: the page stays small for a busy contact person).
+    shown = start.waiting if request.GET.get("alle") == "1" else start.waiting[:WAITING_SHOWN]
     context = {
         "roles": roles,
         # Everything waiting for me, the overdue first (drafts, Rückfragen, decisions, meetings, signatures ...).
-        "waiting": start.waiting,
+        "waiting": shown, "waiting_total": len(start.waiting), "waiting_hidden": len(start.waiting) - len(shown),
+        "waiting_longest_sample": selectors.LONGEST_WAITING_SAMPLE,
         "meetings": start.meetings[:10],
         "open_cases": selectors.with_identity_flags(user, start.open_cases),
         "waiting_longest": selectors.waiting_longest_by_institution() if sees_everything else None,

@@ -211,6 +211,28 @@ def test_coordinator_sees_what_waits_longest_per_institution_without_client_name
     assert referral.reference in section and "Beispiel" not in section
 
 
+def test_a_busy_start_page_shows_the_most_urgent_tasks_and_all_of_them_on_request(
+        client, make_referral, directory, personas, monkeypatch, english_pages):
+    from referrals import views
+
+    monkeypatch.setattr(views, "WAITING_SHOWN", 2)  # 30 in production; 3 referrals show the rule
+    for i in range(3):
+        make_referral(Status.SUBMITTED, client=client_data(directory, ahv_number=ahv(i)))
+    client.force_login(personas["contact_person"])
+    page = client.get("/")
+    assert len(page.context["waiting"]) == 2 and page.context["waiting_total"] == 3
+    assert "Show all 3 open tasks" in page.content.decode()
+    everything = client.get("/?alle=1")
+    assert len(everything.context["waiting"]) == 3 and 'data-testid="waiting-more"' not in everything.content.decode()
+
+
+def test_the_coordinators_overview_reads_only_the_referrals_longest_in_an_open_status(make_referral, directory):
+    oldest = make_referral(Status.SUBMITTED, client=client_data(directory, ahv_number=ahv(1)))
+    make_referral(Status.SUBMITTED, client=client_data(directory, ahv_number=ahv(2)))
+    groups = selectors.waiting_longest_by_institution(sample=1)
+    assert [[item.referral for item in items] for _name, items, _count in groups] == [[oldest]]
+
+
 @pytest.mark.parametrize("n", [1, 4])
 def test_start_page_queries_stay_fixed_with_questions_and_reminders(
         client, make_referral, directory, personas, n, django_assert_num_queries):
