@@ -198,6 +198,10 @@ class Referral(models.Model):
                          name="referral_sender_status"),
             models.Index(fields=["receiving_institution", "status", "status_changed_at"],
                          name="referral_receiver_status"),
+            # A party's list, newest change first: one index scan per side, merged (selectors.keyset_page).
+            models.Index(fields=["referring_institution", "-status_changed_at", "-id"], name="referral_sender_changed"),
+            models.Index(fields=["receiving_institution", "-status_changed_at", "-id"],
+                         name="referral_receiver_changed"),
             # The coordinator's "what waits longest": open referrals, longest in their status first.
             models.Index(fields=["status_changed_at"], name="referral_open_changed",
                          condition=models.Q(status__in=["submitted", "accepted", "active"])),

@@ -75,7 +75,7 @@ def referral_list(request):
         referrals = referrals.filter(status=status)
     # Keyset pages of 50 (issue 14): the cost of a page does not grow with the list.
     rows, next_cursor = ([], None) if query_error else selectors.keyset_page(
-        referrals, request.GET.get("after"), size=LIST_PAGE_SIZE)
+        referrals, request.GET.get("after"), size=LIST_PAGE_SIZE, sides=selectors.party_sides(request.user))
     rows = selectors.with_identity_flags(request.user, rows)
     services.access_log_record_many(user=request.user, referrals=[r for r in rows if r.identity_visible],
                                     action=Action.SEARCH if query.strip() else Action.LIST)

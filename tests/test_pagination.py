@@ -1,6 +1,7 @@
 """Keyset (cursor) pagination of the referral list API (issue 14)."""
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -107,3 +108,19 @@ def test_referral_list_pages_by_keyset_through_every_referral(client, many, djan
 def test_referral_list_ignores_a_broken_cursor(client, many):
     client.force_login(many)
     assert client.get(reverse("referrals:list"), {"after": "yesterday_x"}).status_code == 200
+
+
+def test_a_partys_list_pages_merge_sent_and_received_without_gaps_or_repeats(many, contact_person, client):
+    from referrals.selectors import visible_referrals
+
+    client.force_login(contact_person)
+    expected = list(visible_referrals(contact_person).order_by("-status_changed_at", "-pk")
+                    .values_list("pk", flat=True))
+    url, seen = reverse("referrals:list"), []
+    while url:
+        response = client.get(url)
+        seen += [r.pk for r in response.context["referrals"]]
+        cursor = response.context["next_cursor"]
+        url = f"{reverse('referrals:list')}?{urlencode({'after': cursor})}" if cursor else None
+        assert len(seen) <= len(expected)
+    assert seen == expected and len(expected) > 50
