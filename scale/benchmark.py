@@ -11,6 +11,8 @@ import statistics
 import time
 import tracemalloc
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, reset_queries
 from django.db.models import Count
 from django.test import Client
@@ -18,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.services import SESSION_MFA_STATE
 from institutions.models import Membership
 from referrals.models import Referral, ReferralEvent
 from reporting import kpi, services
@@ -117,6 +120,29 @@ def _personas():
     return (coordinator.user if coordinator else None), (contact.user if contact else None)
 
 
+def logged_in_client(user):
+    """A test client logged in as `user` with the second factor counted as done (pages, not log-in, are measured)."""
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    session = client.session
+    session.pop(SESSION_MFA_STATE, None)
+    session.save()
+    return client
+
+
+def sessions_for(usernames=()):
+    """Session ids of logged-in users for the load scenario: the named ones, or the two personas."""
+    User = get_user_model()
+    if usernames:
+        users = list(User.objects.filter(username__in=usernames))
+        missing = set(usernames) - {u.username for u in users}
+        if missing:
+            raise ValueError(f"No such users: {', '.join(sorted(missing))}")
+    else:
+        users = [u for u in _personas() if u is not None]
+    return [logged_in_client(user).cookies[settings.SESSION_COOKIE_NAME].value for user in users]
+
+
 def _page(client, url, repeat):
     reset_queries()  # the debug query log is capped (9,000): a full log would capture nothing
     with CaptureQueriesContext(connection) as queries:
@@ -158,12 +184,14 @@ def run(*, repeat=3, periods=None, include_events=True):
     for who, user in (("coordinator", coordinator), ("contact person", contact)):
         if user is None:
             continue
-        client = Client(HTTP_HOST="localhost")
-        client.force_login(user)
+        client = logged_in_client(user)
         pages = [("start page", reverse("home")), ("referral list", reverse("referrals:list")),
                  ("API list", "/api/v1/referrals/"), ("directory", reverse("directory"))]
         if referral is not None:
             pages.append(("case page", reverse("referrals:detail", args=[referral.pk])))
+        if who == "contact person":
+            # The cheapest logged-in page (a form, no case data): what a page costs for session, user, roles.
+            pages.insert(0, ("logged-in floor: password form", reverse("accounts:password-change")))
         if who == "coordinator":
             pages += [("KPI page, all time", reverse("reporting:dashboard")),
                       ("KPI API, all time", "/api/v1/reports/kpi/")]

@@ -7,7 +7,8 @@ Only against a server on loopback, for a bounded time, e.g. with gunicorn starte
     locust -f scripts/locustfile.py --headless -u 50 -r 10 -t 60s --host http://127.0.0.1:$PORT --csv /tmp/load
 
 Accounts: OPTIMA_LOAD_USERS="user1,user2" (default: the demo's contact persons and coordinator),
-password OPTIMA_LOAD_PASSWORD (default: the demo password).
+password OPTIMA_LOAD_PASSWORD (default: the demo password); or OPTIMA_LOAD_SESSIONS="id1,id2" from
+`manage.py bench_sessions` (the coordinator and the busiest contact person, second factor done).
 """
 
 import os
@@ -19,6 +20,9 @@ from locust import HttpUser, constant_pacing, task
 
 USERS = os.environ.get("OPTIMA_LOAD_USERS", "iv.kontakt,rav.kontakt,sd.beratung,koordination").split(",")
 PASSWORD = os.environ.get("OPTIMA_LOAD_PASSWORD", "optima-demo")
+# Or logged-in sessions (comma-separated ids from `manage.py bench_sessions`), e.g. for users with a second factor.
+SESSIONS = [s for s in os.environ.get("OPTIMA_LOAD_SESSIONS", "").split(",") if s]
+SESSION_COOKIE = os.environ.get("OPTIMA_SESSION_COOKIE", "sessionid")
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CASE_LINK = re.compile(r'href="(/faelle/\d+/)"')
 
@@ -50,11 +54,16 @@ class CaseWorker(HttpUser):
 
     def on_start(self):
         _refuse_remote(self.host)
-        username = random.choice(USERS)
-        page = self.client.get("/anmelden/", name="login page")
-        token = CSRF.search(page.text).group(1)
-        self.client.post("/anmelden/", {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
-                         headers={"Referer": self.host + "/anmelden/"}, name="log in")
+        if SESSIONS:
+            # Sessions made by `manage.py bench_sessions`: the steady state is measured, not 40 PBKDF2 log-ins.
+            self.client.cookies.set(SESSION_COOKIE, random.choice(SESSIONS))
+        else:
+            username = random.choice(USERS)
+            page = self.client.get("/anmelden/", name="login page")
+            token = CSRF.search(page.text).group(1)
+            self.client.post("/anmelden/", {"username": username, "password": PASSWORD,
+                                            "csrfmiddlewaretoken": token},
+                             headers={"Referer": self.host + "/anmelden/"}, name="log in")
         listing = self.client.get("/faelle/", name="referral list")
         self.cases = CASE_LINK.findall(listing.text)[:20] or ["/"]
 
