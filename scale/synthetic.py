@@ -16,7 +16,9 @@ import datetime
 import itertools
 import json
 import random
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from functools import cached_property
 
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
@@ -165,9 +167,35 @@ class _Writer:
         self.rows[model].append(values)
 
     def flush(self):
-        with connection.cursor() as cursor:
+        """Write the collected rows in one transaction. On PostgreSQL outside a transaction (the command), a
+        background thread with its own connection writes while the next batch is generated: PostgreSQL parses
+        and indexes one batch while Python draws the next (issue 14: 1 M referrals in under 15 minutes)."""
+        batch, self.rows = self.rows, {m: [] for m in self.models}
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            self._write(batch)
+            return
+        self.wait()  # at most one batch in flight: memory stays flat
+        self._pending = self._executor.submit(self._write_in_thread, batch)
+
+    def wait(self):
+        pending, self._pending = getattr(self, "_pending", None), None
+        if pending is not None:
+            pending.result()  # re-raises what went wrong in the thread
+
+    @cached_property
+    def _executor(self):
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthetic-copy")
+
+    def _write_in_thread(self, batch):
+        try:
+            self._write(batch)
+        finally:
+            connection.close()
+
+    def _write(self, batch):
+        with transaction.atomic(), connection.cursor() as cursor:
             for model in self.models:  # parents before children
-                rows = self.rows[model]
+                rows = batch[model]
                 if not rows:
                     continue
                 fields, defaults = self.fields[model], self.defaults[model]
@@ -183,7 +211,6 @@ class _Writer:
                     marks = ", ".join(["%s"] * len(fields))
                     cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
                 self.counts[model] += len(rows)
-                self.rows[model] = []
 
 
 def _default(field):
@@ -442,10 +469,10 @@ def generate(*, referrals, seed=0, institutions=0, years=10, now=None, log=None)
             writer.add(ReferralEvent, id=ids(ReferralEvent), referral_id=referral_id, actor_id=actor,
                        created_at=_at(moment), kind=kind, **fields)
         if (index + 1) % BATCH == 0 or index + 1 == referrals:
-            with transaction.atomic():
-                writer.flush()
+            writer.flush()
             if log and ((index + 1) % (BATCH * 25) == 0 or index + 1 == referrals):
                 log(index + 1)
+    writer.wait()
     _reset_sequences(models)
     if documents_dir_ready:
         _placeholder_document()
