@@ -75,6 +75,16 @@ def institutions_for_directory(query=""):
     )
 
 
+def contact_persons_by_institution(*institutions):
+    """{institution id: [its active contact persons]} of active institutions, in one query (the case page)."""
+    ids = [i.pk for i in institutions if i is not None]
+    found = {pk: [] for pk in ids}
+    for membership in (Membership.objects.filter(is_contact_person=True, user__is_active=True, institution__active=True,
+                                                 institution_id__in=ids).select_related("user")):
+        found[membership.institution_id].append(membership.user)
+    return found
+
+
 def users_with_role(role):
     """Active users holding `role` at any institution (e.g. the IIZ coordinators)."""
     field = Membership.ROLE_FIELDS[Role(role)]

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from audit.models import Action
 from institutions.models import Institution, Role
-from institutions.selectors import institutions_for_directory, user_primary_membership, user_roles
+from institutions.selectors import contact_persons_by_institution, user_primary_membership, user_roles
 from institutions.validators import has_control_characters
 
 from . import calendar, forms, permissions, selectors, services
@@ -343,11 +343,11 @@ def referral_detail(request, pk, forms_override=None, status=200, ahv_revealed=F
     services.access_log_record(user=request.user, referral=referral, action=Action.VIEW)
     if permissions.consent_withdrawal_hides_identity(request.user, referral):
         # Consent withdrawn: the receiving institution sees the pseudonymised case only (codes, dates).
+        referrer_contacts, receiver_contacts = _contacts(referral)
         return render(request, "referrals/detail_pseudonymised.html", {
             "referral": referral, "status_words": selectors.status_in_words(referral),
             "timeline": selectors.referral_timeline(referral),
-            "referrer_contacts": _contacts(referral.referring_institution),
-            "receiver_contacts": _contacts(referral.receiving_institution)}, status=status)
+            "referrer_contacts": referrer_contacts, "receiver_contacts": receiver_contacts}, status=status)
     context = _detail_context(request, referral, forms_override or {})
     context["ahv_revealed"] = ahv_revealed and context["identity"]
     return render(request, "referrals/detail.html", context, status=status)
@@ -365,11 +365,10 @@ def ahv_reveal(request, pk):
     return referral_detail(request, pk, ahv_revealed=True)
 
 
-def _contacts(institution):
-    if institution is None:
-        return []
-    directory_entry = institutions_for_directory().filter(pk=institution.pk).first()
-    return [m.user for m in directory_entry.contact_memberships] if directory_entry else []
+def _contacts(referral):
+    """(referrer's contact persons, receiver's contact persons), one query."""
+    found = contact_persons_by_institution(referral.referring_institution, referral.receiving_institution)
+    return found.get(referral.referring_institution_id, []), found.get(referral.receiving_institution_id, [])
 
 
 def _detail_context(request, referral, bound_forms):
@@ -439,8 +438,7 @@ def _detail_context(request, referral, bound_forms):
         "invoices": invoices,
         "money": selectors.CaseMoney.of(cost_approvals, invoices),
         "documents": referral.documents.select_related("uploaded_by"),
-        "referrer_contacts": _contacts(referral.referring_institution),
-        "receiver_contacts": _contacts(referral.receiving_institution),
+        **dict(zip(("referrer_contacts", "receiver_contacts"), _contacts(referral), strict=True)),
         "assessment": services.referral_assess(referral=referral),
         "is_party": permissions.is_party(user, referral),
         "identity": permissions.can_see_client_identity(user, referral),

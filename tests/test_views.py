@@ -818,11 +818,11 @@ def test_invoice_recorded_by_the_leading_institution(client, cost_approval, sign
     assert CostApproval.objects.get().invoice_received_on == TODAY
 
 
-# session, user, memberships, referral, access log insert, meetings, cost approvals, 2 x (institution +
-# municipalities + contact persons) for the two party cards, the client's municipality, comments,
-# documents, timeline, the reminder settings (due dates of the next step, issue 13); measures, invoices and the
-# case fee's configuration (2) (issue 11).
-DETAIL_QUERIES = 22
+# session, user, memberships, referral, access log insert, meetings, cost approvals, the contact persons of
+# both party cards (one query, issue 14), the client's municipality, comments, documents, timeline, the
+# reminder settings (due dates of the next step, issue 13); measures, invoices and the case fee's
+# configuration (2) (issue 11).
+DETAIL_QUERIES = 17
 
 
 @pytest.mark.parametrize("n", [1, 5])
