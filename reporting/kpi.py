@@ -12,6 +12,7 @@ no percentile aggregate). No client data is read.
 """
 
 import datetime
+import logging
 import statistics
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,7 +33,20 @@ from referrals.models import (
     Status,
 )
 
-from .models import DurationMeasure, KpiCounts, KpiDaily, KpiDuration, KpiMonthly
+from .models import (
+    DURATION_PLANNED,
+    DurationMeasure,
+    KpiCounts,
+    KpiDaily,
+    KpiDuration,
+    KpiDurationMonthly,
+    KpiMoneyDaily,
+    KpiMoneyMonthly,
+    KpiMonthly,
+)
+
+logger = logging.getLogger(__name__)
+NO_DURATION = -1  # KpiDurationMonthly.bucket of the rows without a duration (rollup.NO_DURATION)
 
 KINDS = ("iv", "rav", "social")
 REJECTION_REASONS = (
@@ -471,50 +485,235 @@ def _trend_from_rollup(period, today):
     return _months(counts, period, today)
 
 
-DURATIONS_SQL = """
-SELECT measure, receiver_kind, GROUPING(receiver_kind), count(*), count(days),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY days), percentile_cont(0.9) WITHIN GROUP (ORDER BY days),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY planned_months) FILTER (WHERE planned_months > 0),
-       count(*) FILTER (WHERE days IS NOT NULL AND planned_months > 0 AND days / %(dpm)s <= planned_months + 0.5)
-FROM reporting_kpiduration
-WHERE (%(start)s::date IS NULL OR day >= %(start)s) AND (%(end)s::date IS NULL OR day <= %(end)s)
-GROUP BY GROUPING SETS ((measure, receiver_kind), (measure))
-"""
+# --- Durations from the rollup: exact medians and 90th percentiles reading a few rows ------------------------
+# Phase 1 counts the durations of the period per bucket (``KpiDurationMonthly`` for the whole months,
+# ``KpiDuration`` grouped for the edge days): the counts say which bucket holds the n-th smallest duration and
+# at which offset. Phase 2 reads just those values, in one query of small ``ORDER BY days LIMIT .. OFFSET ..``
+# pieces over the bucket indexes. The result is the formula of ``_summary`` on the values it needs, so it
+# equals the computation over every duration (no approximation). Plain SQL: the same code on SQLite and
+# PostgreSQL.
+
+DURATION_GROUPS = ("all", *KINDS)
 
 
-def _durations_in_postgres(period):
-    """The same figures with PostgreSQL's percentile_cont (linear interpolation, like statistics.quantiles'
-    "inclusive" method): a few grouped rows instead of every duration of the period."""
+def _q(name):
+    return connection.ops.quote_name(name)
+
+
+def _days_sql(period, column="day"):
+    """(SQL condition, params) for the days of the period on a date column."""
+    parts, params = [], []
+    if period.date_from is not None:
+        parts.append(f"{_q(column)} >= %s")
+        params.append(period.date_from)
+    if period.date_to is not None:
+        parts.append(f"{_q(column)} <= %s")
+        params.append(period.date_to)
+    return " AND ".join(parts) or "1 = 1", params
+
+
+def _months_and_edges(period):
+    """(SQL condition over whole months, over edge days; params of each) - as ``_split`` does for counts."""
+    start, end = period.date_from, period.date_to
+    first_full = start if start is None or start.day == 1 else _next_month(start)
+    after_last_full = None if end is None else (
+        _next_month(end) if _next_month(end) - datetime.timedelta(days=1) == end else end.replace(day=1))
+    if first_full is not None and after_last_full is not None and first_full >= after_last_full:
+        days_sql, days_params = _days_sql(period)
+        return None, [], days_sql, days_params  # no whole month inside: days only
+    month, day = _q("month"), _q("day")
+    months, month_params = ["1 = 1"], []
+    if first_full is not None:
+        months.append(f"{month} >= %s")
+        month_params.append(first_full)
+    if after_last_full is not None:
+        months.append(f"{month} < %s")
+        month_params.append(after_last_full)
+    edges, edge_params = ["1 = 0"], []
+    if start is not None and start != first_full:
+        edges.append(f"({day} >= %s AND {day} < %s)")
+        edge_params += [start, first_full]
+    if end is not None and after_last_full <= end:
+        edges.append(f"({day} >= %s AND {day} <= %s)")
+        edge_params += [after_last_full, end]
+    return " AND ".join(months), month_params, " OR ".join(edges), edge_params
+
+
+def _duration_histogram(period):
+    """Phase 1, one query: {(measure, receiver kind): {bucket: [count, within plan]}} over the period."""
+    months, month_params, edges, edge_params = _months_and_edges(period)
+    duration, monthly = _q(KpiDuration._meta.db_table), _q(KpiDurationMonthly._meta.db_table)
+    measure, kind, bucket, planned = _q("measure"), _q("receiver_kind"), _q("bucket"), _q("planned_months")
+    parts = [
+        f"SELECT {measure}, {kind}, COALESCE({bucket}, {NO_DURATION}), COUNT(*), "
+        f"SUM(CASE WHEN {_q('within_plan')} THEN 1 ELSE 0 END) FROM {duration} WHERE {edges} "
+        f"GROUP BY {measure}, {kind}, COALESCE({bucket}, {NO_DURATION})",
+        f"SELECT %s, {kind}, {planned}, COUNT(*), 0 FROM {duration} "
+        f"WHERE {measure} = %s AND {planned} > 0 AND ({edges}) GROUP BY {kind}, {planned}",
+    ]
+    params = [*edge_params, DURATION_PLANNED, DurationMeasure.CASE, *edge_params]
+    if months is not None:
+        parts.append(f"SELECT {measure}, {kind}, {bucket}, SUM({_q('count')}), SUM({_q('within_plan')}) "
+                     f"FROM {monthly} WHERE {months} GROUP BY {measure}, {kind}, {bucket}")
+        params += month_params
     with connection.cursor() as cursor:
-        cursor.execute(DURATIONS_SQL, {"dpm": DAYS_PER_MONTH, "start": period.date_from, "end": period.date_to})
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    histogram = {}
+    for row_measure, row_kind, row_bucket, n, within in rows:
+        for group in ("all", row_kind):
+            if group == "all" or group in KINDS:
+                slot = histogram.setdefault((row_measure, group), {}).setdefault(row_bucket, [0, 0])
+                slot[0] += n
+                slot[1] += within or 0
+    return histogram
+
+
+def _ranks_needed(n, with_p90=True):
+    """The 0-based ranks of the sorted values the median (and the 90th percentile) need."""
+    if n == 0:
+        return set()
+    ranks = {(n - 1) // 2, n // 2}
+    if with_p90 and n > 1:
+        j = 9 * (n - 1) // 10
+        ranks |= {j, j + 1}
+    return ranks
+
+
+def _locate(buckets, ranks):
+    """{rank: (bucket, offset in the bucket)} from the counts per bucket (durations only, no -1)."""
+    located, seen = {}, 0
+    wanted = sorted(ranks)
+    for bucket in sorted(b for b in buckets if b != NO_DURATION):
+        n = buckets[bucket][0]
+        while wanted and wanted[0] < seen + n:
+            rank = wanted.pop(0)
+            located[rank] = (bucket, rank - seen)
+        seen += n
+    return located
+
+
+def _duration_values(period, wanted):
+    """Phase 2, one query: the values at the given (measure, group, bucket, offset, how many) places."""
+    if not wanted:
+        return {}
+    days_sql, days_params = _days_sql(period)
+    duration = _q(KpiDuration._meta.db_table)
+    pieces, params = [], []
+    for index, (measure, group, bucket, offset, limit) in enumerate(wanted):
+        kind_sql = "" if group == "all" else f" AND {_q('receiver_kind')} = %s"
+        pieces.append(f"SELECT * FROM (SELECT {index} AS piece, {_q('days')} FROM {duration} "
+                      f"WHERE {_q('measure')} = %s{kind_sql} AND {_q('bucket')} = %s AND {days_sql} "
+                      f"ORDER BY {_q('days')} LIMIT {int(limit)} OFFSET {int(offset)}) AS p{index}")
+        params += [measure, *([] if group == "all" else [group]), bucket, *days_params]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(pieces), params)
         rows = cursor.fetchall()
     found = {}
-    for measure, kind, grouped, n, n_days, median, p90, planned, within in rows:
-        found[(measure, "all" if grouped else kind)] = (n, n_days, median, p90, planned, within)
-    empty = (0, 0, None, None, None, 0)
+    for piece, days in rows:
+        found.setdefault(piece, []).append(days)
+    values = {}
+    for index, (measure, group, bucket, offset, _limit) in enumerate(wanted):
+        for i, days in enumerate(sorted(found.get(index, []))):
+            values[(measure, group, bucket, offset + i)] = days
+    return values
+
+
+class RollupOutOfStep(Exception):
+    """The histogram promised a value that KpiDuration does not have: rebuild the rollup."""
+
+
+def _order_statistics(period, histogram, needs):
+    """{(measure, group): {rank: value}} for the ranks in `needs` {(measure, group): ranks}: one query."""
+    located = {key: _locate(histogram.get(key, {}), ranks) for key, ranks in needs.items()}
+    wanted = []  # adjacent ranks in one bucket are one piece (LIMIT 2)
+    for (measure, group), places in located.items():
+        by_bucket = {}
+        for bucket, offset in places.values():
+            by_bucket.setdefault(bucket, set()).add(offset)
+        for bucket, offsets in by_bucket.items():
+            first = min(offsets)
+            wanted.append((measure, group, bucket, first, max(offsets) - first + 1))
+    values = _duration_values(period, wanted)
+    result = {}
+    for key, places in located.items():
+        try:
+            result[key] = {rank: values[(*key, bucket, offset)] for rank, (bucket, offset) in places.items()}
+        except KeyError as missing:
+            raise RollupOutOfStep(missing) from None
+        if len(places) != len(needs[key]):
+            raise RollupOutOfStep(key)
+    return result
+
+
+def _median_of(values, n, scale=None):
+    """statistics.median over n sorted values, of which ``values`` {rank: value} has the middle ones."""
+    middle = [values[(n - 1) // 2]] if n % 2 else [values[n // 2 - 1], values[n // 2]]
+    return statistics.median([v / scale for v in middle] if scale else middle)
+
+
+def _p90_of(values, n):
+    """statistics.quantiles(n=10, method="inclusive")[8] (one value: itself), the same arithmetic."""
+    if n == 1:
+        return values[0]
+    j, delta = divmod(9 * (n - 1), 10)
+    return (values[j] * (10 - delta) + values[j + 1] * delta) / 10
+
+
+def _planned_median(buckets):
+    """The median of the planned months (whole numbers) from their histogram, as statistics.median gives it."""
+    n = sum(count for count, _within in buckets.values())
+    if not n:
+        return None
+    ranks, values, seen = sorted({(n - 1) // 2, n // 2}), {}, 0
+    for months in sorted(buckets):
+        count = buckets[months][0]
+        for rank in ranks:
+            if seen <= rank < seen + count:
+                values[rank] = months
+        seen += count
+    return round(float(_median_of(values, n)), 1)
+
+
+def _durations_from_rollup(period):
+    """Waiting times and case durations from the histogram and the few durations they need: two queries."""
+    histogram = _duration_histogram(period)
+    counts = {key: sum(c for b, (c, _w) in buckets.items() if b != NO_DURATION) for key, buckets in
+              histogram.items()}
+    waits = (("decision", DurationMeasure.DECISION), ("handover", DurationMeasure.HANDOVER))
+    needs = {(measure, group): _ranks_needed(counts.get((measure, group), 0))
+             for _key, measure in waits for group in DURATION_GROUPS}
+    needs.update({(DurationMeasure.CASE, group): _ranks_needed(counts.get((DurationMeasure.CASE, group), 0),
+                                                               with_p90=False) for group in DURATION_GROUPS})
+    try:
+        values = _order_statistics(period, histogram, needs)
+    except RollupOutOfStep:
+        logger.exception("The KPI duration rollup is out of step with its histogram; run rebuild_kpi_rollup.")
+        return _durations_from_rows(period)
     waiting = {}
-    for key, measure in (("decision", DurationMeasure.DECISION), ("handover", DurationMeasure.HANDOVER)):
+    for key, measure in waits:
         waiting[key] = {}
-        for kind in ("all", *KINDS):
-            _n, n_days, median, p90, _p, _w = found.get((measure, kind), empty)
-            waiting[key][kind] = {"count": n_days, "median": round(median, 1) if n_days else None,
-                                  "p90": round(p90, 1) if n_days else None}
+        for group in DURATION_GROUPS:
+            n = counts.get((measure, group), 0)
+            found = values[(measure, group)]
+            waiting[key][group] = {"count": n, "median": round(_median_of(found, n), 1) if n else None,
+                                   "p90": round(_p90_of(found, n), 1) if n else None}
     durations = {}
-    for kind in ("all", *KINDS):
-        n, n_days, median, _p90, planned, within = found.get((DurationMeasure.CASE, kind), empty)
-        durations[kind] = {
-            "count": n,
-            "median_actual_months": round(median / DAYS_PER_MONTH, 1) if n_days else None,
-            "median_planned_months": round(float(planned), 1) if planned is not None else None,
-            "within_plan": within,
+    for group in DURATION_GROUPS:
+        buckets = histogram.get((DurationMeasure.CASE, group), {})
+        n = counts.get((DurationMeasure.CASE, group), 0)
+        durations[group] = {
+            "count": sum(c for c, _w in buckets.values()),
+            "median_actual_months": round(_median_of(values[(DurationMeasure.CASE, group)], n, DAYS_PER_MONTH), 1)
+            if n else None,
+            "median_planned_months": _planned_median(histogram.get((DURATION_PLANNED, group), {})),
+            "within_plan": sum(w for _c, w in buckets.values()),
         }
     return waiting, durations
 
 
-def _durations_from_rollup(period):
-    """Waiting times and case durations from ``KpiDuration``: one narrow query, no subquery per event."""
-    if connection.vendor == "postgresql":
-        return _durations_in_postgres(period)
+def _durations_from_rows(period):
+    """The same figures from every KpiDuration row of the period (the safety net if the histogram is off)."""
     rows = list(KpiDuration.objects.filter(_day_q(period)).order_by()
                 .values_list("measure", "receiver_kind", "days", "planned_months"))
     waiting = {}
@@ -539,6 +738,25 @@ def _durations_from_rollup(period):
     return waiting, durations
 
 
+def _money_from_rollup(period):
+    """``_money_by_institution`` from ``KpiMoneyMonthly`` (whole months) and ``KpiMoneyDaily`` (edge days): one
+    query. Grouped by the institution's name, as the computation from the events does."""
+    months, days = _split(period)
+    name = "financing_institution__name"
+    sums = {"approved": Sum("approved_chf"), "invoiced": Sum("invoiced_chf")}
+    rows = KpiMoneyDaily.objects.filter(days if months is not None else _day_q(period)).order_by() \
+        .values(name).annotate(**sums)
+    if months is not None:
+        rows = rows.union(KpiMoneyMonthly.objects.filter(months).order_by().values(name).annotate(**sums), all=True)
+    totals = {}
+    for row in rows:
+        total = totals.setdefault(row[name], [Decimal("0"), Decimal("0")])
+        total[0] += row["approved"] or 0
+        total[1] += row["invoiced"] or 0
+    return [{"institution": key, "approved": _chf(a), "invoiced": _chf(i), "open": _chf(a - i)}
+            for key, (a, i) in sorted(totals.items())]
+
+
 def sheet(period=None):
     """The pilot's sheet for `period`, from the rollup (one query, whatever the number of events)."""
     period = period or Period()
@@ -549,7 +767,9 @@ def sheet(period=None):
 def compute(period=None, today=None):
     """The sheet and everything beyond it that can be stored and exported: aggregates, no client data.
 
-    From the rollup: four queries (totals, trend, durations, open referrals); equal to ``compute_from_events``.
+    From the rollup, a fixed number of queries whatever the period and the number of events: totals, trend,
+    durations (two: histogram, then the few values it points at), money per institution and open referrals.
+    Equal to ``compute_from_events``.
     """
     period = period or Period()
     today = today or timezone.localdate()
@@ -566,7 +786,7 @@ def compute(period=None, today=None):
             "case_durations": durations,
             "closure_grounds": grounds,
             "cost_amounts": _cost_amounts(values),
-            "money_by_institution": _money_by_institution(period),
+            "money_by_institution": _money_from_rollup(period),
             "open_now": _open_now(),
             "trend": _trend_from_rollup(period, today),
         },

@@ -153,6 +153,10 @@ class DurationMeasure(models.TextChoices):
     CASE = "case", _("Start of case work to closing")
 
 
+# KpiDurationMonthly's pseudo-measure counting closed cases by their planned months (no label: never shown).
+DURATION_PLANNED = "planned"
+
+
 class KpiDuration(models.Model):
     """One measured duration per event that ends it (a decision, a handover, a closing).
 
@@ -166,9 +170,89 @@ class KpiDuration(models.Model):
     receiver_kind = models.CharField(max_length=10, blank=True)
     days = models.FloatField(null=True)  # null: the start is not in the log
     planned_months = models.PositiveSmallIntegerField(null=True)
+    # ``rollup.duration_bucket(days)``: monotone in ``days``, so the rows of one bucket ordered by ``days`` are a
+    # contiguous run of all the rows ordered by ``days``; a median is then read from one bucket (see kpi.py).
+    bucket = models.PositiveSmallIntegerField(null=True)  # null: no duration (days is null)
+    within_plan = models.BooleanField(default=False)  # closed within the planned months (+ half a month)
 
     class Meta:
-        indexes = [models.Index(fields=["measure", "day"], name="kpi_duration_measure_day")]
+        indexes = [
+            models.Index(fields=["measure", "day"], name="kpi_duration_measure_day"),
+            # The order statistics (kpi._duration_values): one bucket's rows in the order of their duration, with
+            # the day for the period's filter (an index-only scan).
+            models.Index(fields=["measure", "bucket", "days", "day"], name="kpi_duration_bucket"),
+            models.Index(fields=["measure", "receiver_kind", "bucket", "days", "day"],
+                         name="kpi_duration_kind_bucket"),
+        ]
 
     def __str__(self):
         return f"{self.day} {self.measure} {self.days}"
+
+
+class KpiDurationMonthly(models.Model):
+    """How many durations fell into each bucket per calendar month (Zurich), a histogram per measure and kind of
+    the receiving institution. Whole months of a period are counted here, its edge days from ``KpiDuration``;
+    the counts say in which bucket the median and the 90th percentile lie, so only those few rows are read.
+
+    ``bucket`` -1 counts the rows without a duration (the start is not in the log). The pseudo-measure
+    ``planned`` (``rollup.PLANNED``) counts the closed cases by their planned months (``bucket`` = the months, a
+    whole number: its histogram gives the median exactly). ``within_plan`` sums ``KpiDuration.within_plan``.
+    """
+
+    month = models.DateField()  # the first day of the month
+    measure = models.CharField(max_length=10)
+    receiver_kind = models.CharField(max_length=10, blank=True)
+    bucket = models.SmallIntegerField()
+    count = models.PositiveIntegerField(default=0)
+    within_plan = models.PositiveIntegerField(default=0)
+
+    DIMENSIONS = ("month", "measure", "receiver_kind", "bucket")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["month", "measure", "receiver_kind", "bucket"],
+                                               name="kpi_duration_monthly_unique_key")]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.measure} {self.bucket} {self.count}"
+
+
+class KpiMoney(models.Model):
+    """Approved and invoiced CHF per financing institution (issue 11's money table), shared by day and month.
+
+    Approved: cost approvals signed ('approved' events); invoiced: provider invoices recorded ('recorded' events).
+    A row exists as soon as one such event happened, so the institution is listed even with 0.00.
+    """
+
+    financing_institution = models.ForeignKey("institutions.Institution", on_delete=models.CASCADE, null=True,
+                                              related_name="+")
+    approved_chf = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    invoiced_chf = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class KpiMoneyDaily(KpiMoney):
+    day = models.DateField()
+
+    DIMENSIONS = ("day", "financing_institution_id")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "financing_institution"],
+                                               name="kpi_money_daily_unique_key")]
+
+    def __str__(self):
+        return f"{self.day} {self.financing_institution_id} {self.approved_chf} {self.invoiced_chf}"
+
+
+class KpiMoneyMonthly(KpiMoney):
+    month = models.DateField()  # the first day of the month
+
+    DIMENSIONS = ("month", "financing_institution_id")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["month", "financing_institution"],
+                                               name="kpi_money_monthly_unique_key")]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.financing_institution_id} {self.approved_chf} {self.invoiced_chf}"
