@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from .charts import svg_chart
 from .kpi import Period
-from .layout import all_sections, trend_by_year
+from .layout import all_sections, money_rows_for_print, trend_by_year
 
 # Characters a spreadsheet may read as the start of a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -211,6 +211,8 @@ def to_pdf(figures):
     for section in sections:
         if section.key == "trend":  # printed as years by months, not one row per month
             section.rows, section.columns, section.print_tables = [], [], trend_by_year(figures["extras"])
+        if section.key == "money":
+            section.rows = money_rows_for_print(section.rows)
         size = {"width": 270, "height": 150} if section.part == "sheet" else {"width": 520, "height": 190}
         section.svg = svg_chart(section.chart, **size) if section.chart else ""
     html = render_to_string("reporting/pdf.html", {

@@ -307,6 +307,29 @@ def trend_by_year(extras):
     return sections
 
 
+# The PDF lists at most this many financing institutions by name (the largest amounts), the rest in one row:
+# WeasyPrint needs ~6 ms per table row, so a national list of a thousand institutions alone took seconds.
+# The CSV and the XLSX keep every institution; the total row is the same everywhere.
+PRINT_MONEY_ROWS = 25
+
+
+def money_rows_for_print(rows, limit=PRINT_MONEY_ROWS):
+    """The rows of the "money" section for print: the `limit` institutions with the largest amounts (in the order
+    of the list), the others summed up in one row, then the total row as it was."""
+    *institutions, total = rows
+    if len(institutions) <= limit + 1:  # one "others" row would save nothing
+        return rows
+
+    def volume(row):
+        return sum(Decimal(str(cell.value)) for cell in row.cells[:2])  # approved + invoiced
+
+    largest = set(map(id, sorted(institutions, key=volume, reverse=True)[:limit]))
+    kept = [row for row in institutions if id(row) in largest]
+    others = [row for row in institutions if id(row) not in largest]
+    summed = [Cell(str(sum(Decimal(str(row.cells[i].value)) for row in others)), kind="chf") for i in range(3)]
+    return [*kept, Row(f"{_('Other institutions')} ({len(others)})", summed), total]
+
+
 def _duration_cells(stats):
     return [Cell(stats["count"]), Cell(stats["median_planned_months"], kind="months"),
             Cell(stats["median_actual_months"], kind="months"), Cell(stats["within_plan"])]

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import transaction
 
 from reporting import kpi
-from reporting.models import KpiDaily, KpiDuration, KpiMonthly
+from reporting.models import KpiDaily, KpiDuration, KpiDurationMonthly, KpiMoneyDaily, KpiMoneyMonthly, KpiMonthly
 from tests.test_reporting_pilot_data import PILOT_SHEET, build_pilot
 
 PERIODS = [
@@ -57,7 +57,9 @@ def test_rebuild_gives_back_the_rollup_the_services_wrote(pilot):
     monthly = sorted(KpiMonthly.objects.values_list(*KpiMonthly.DIMENSIONS, "count", "amount_chf"))
     durations = sorted(KpiDuration.objects.values_list("event_id", "measure", "receiver_kind", "days",
                                                        "planned_months"))
-    assert maintained and durations
+    tables = {model: sorted(model.objects.values_list(*_columns(model)))
+              for model in (KpiDurationMonthly, KpiMoneyDaily, KpiMoneyMonthly)}
+    assert maintained and durations and tables[KpiDurationMonthly] and tables[KpiMoneyMonthly]
     call_command("rebuild_kpi_rollup", verbosity=0)
     assert sorted(KpiDaily.objects.values_list(*KpiDaily.DIMENSIONS, "count", "amount_chf")) == maintained
     assert sorted(KpiMonthly.objects.values_list(*KpiMonthly.DIMENSIONS, "count", "amount_chf")) == monthly
@@ -65,10 +67,32 @@ def test_rebuild_gives_back_the_rollup_the_services_wrote(pilot):
                                                      "planned_months"))
     assert [r[:3] for r in rebuilt] == [r[:3] for r in durations]
     assert all(a[3] == pytest.approx(b[3]) for a, b in zip(rebuilt, durations, strict=True) if a[3] is not None)
+    for model in (KpiDurationMonthly, KpiMoneyDaily, KpiMoneyMonthly):
+        assert sorted(model.objects.values_list(*_columns(model))) == tables[model], model
+
+
+def _columns(model):
+    return [f.attname for f in model._meta.concrete_fields if f.name != "id"]
 
 
 def test_kpi_page_figures_cost_a_fixed_number_of_queries(pilot, django_assert_num_queries):
-    # totals, trend, durations, open referrals, and the money per institution (2, issue 11): the same six for any
-    # number of events
+    # totals, trend, durations (2: the histogram, then the few values it points at), the money per institution
+    # (issue 11) and the open referrals: the same six for any period and any number of events
     with django_assert_num_queries(6):
         kpi.compute(kpi.Period())
+
+
+def test_pdf_names_the_largest_financing_institutions_and_sums_up_the_others():
+    from reporting.layout import PRINT_MONEY_ROWS, Cell, Row, money_rows_for_print
+
+    rows = [Row(f"Institution {i:03d}", [Cell(f"{i}.00", kind="chf"), Cell("1.00", kind="chf"),
+                                         Cell(f"{i - 1}.00", kind="chf")]) for i in range(100)]
+    total = Row("Total", [Cell("4950.00", kind="chf"), Cell("100.00", kind="chf"), Cell("4850.00", kind="chf")])
+    printed = money_rows_for_print([*rows, total])
+    assert len(printed) == PRINT_MONEY_ROWS + 2 and printed[-1] is total
+    assert [r.label for r in printed[:PRINT_MONEY_ROWS]] == [f"Institution {i:03d}" for i in range(75, 100)]
+    others = printed[PRINT_MONEY_ROWS]
+    assert others.label.endswith("(75)")
+    assert [c.value for c in others.cells] == [str(sum(range(75))) + ".00", "75.00", str(sum(range(-1, 74))) + ".00"]
+    short = [*rows[:PRINT_MONEY_ROWS + 1], total]
+    assert money_rows_for_print(short) == short
