@@ -183,6 +183,10 @@ class KpiDuration(models.Model):
             models.Index(fields=["measure", "bucket", "days", "day"], name="kpi_duration_bucket"),
             models.Index(fields=["measure", "receiver_kind", "bucket", "days", "day"],
                          name="kpi_duration_kind_bucket"),
+            # The histogram of a period's edge days (kpi._duration_histogram): a few weeks of rows by day, read from
+            # the index alone on PostgreSQL (without it: a scan of every duration, ~0.2 s at 1 M referrals).
+            models.Index(fields=["day"], name="kpi_duration_day",
+                         include=["measure", "receiver_kind", "bucket", "within_plan", "planned_months"]),
         ]
 
     def __str__(self):

@@ -96,3 +96,13 @@ def test_pdf_names_the_largest_financing_institutions_and_sums_up_the_others():
     assert [c.value for c in others.cells] == [str(sum(range(75))) + ".00", "75.00", str(sum(range(-1, 74))) + ".00"]
     short = [*rows[:PRINT_MONEY_ROWS + 1], total]
     assert money_rows_for_print(short) == short
+
+
+def test_oldest_waiting_referrals_are_the_ones_the_plain_query_gives(pilot):
+    from referrals.models import Referral
+
+    plain = list(Referral.objects.filter(status__in=kpi.WAITING_STATUSES)
+                 .values("pk", "reference", "status", "status_changed_at", "referring_institution__name",
+                         "receiving_institution__name").order_by("status_changed_at", "pk")[:10])
+    assert plain and kpi.page_details()["waiting"] == plain
+    assert kpi._oldest_waiting(limit=1) == plain[:1]
