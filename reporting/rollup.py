@@ -4,10 +4,13 @@ How it stays right
 - ``on_event_recorded`` is connected (reporting/apps.py) to ``referrals.signals.event_recorded``, which
   ``referrals.services._record_event`` sends inside the transaction that writes the event. It adds one to
   the event's ``KpiDaily`` and ``KpiMonthly`` rows (an upsert: ``INSERT ... ON CONFLICT DO UPDATE``, safe
-  under concurrency) and, for an event that ends a measured duration, writes its ``KpiDuration`` row.
+  under concurrency) and, for an event that ends a measured duration, writes its ``KpiDuration`` row (with
+  its bucket) and counts it in the ``KpiDurationMonthly`` histogram; an approved cost approval or a recorded
+  invoice adds its amount to ``KpiMoneyDaily``/``KpiMoneyMonthly`` for its financing institution.
   Event and rollup commit together.
 - ``rebuild()`` (``manage.py rebuild_kpi_rollup``) recomputes the tables from the events (grouped statements
-  plus one pass over the duration-ending events): after a bulk load, a restore or a change of rules.
+  plus one pass over the duration-ending events, each joined once to the last start of its referral, written
+  with COPY on PostgreSQL): after a bulk load, a restore, a change of rules or migration 0003.
 - Periods are whole days in Zurich time (``kpi.Period``) and the rollup is keyed by the Zurich day of the
   event, so a period never has partial days. Its whole months are read from ``KpiMonthly``, the days at its
   edges (a partial first or last month) from ``KpiDaily``: the sum is exact and "all time" stays small.
@@ -18,7 +21,8 @@ How a new KPI adds itself
   institutions, the requesting institution's kind and the target group. Read it with ``kpi.rollup_totals``.
 - A figure over a new dimension: add a column to ``KpiDaily`` (and to ``DIMENSIONS``), fill it in
   ``_dimensions`` and ``_rebuild_daily``, migrate, run ``rebuild_kpi_rollup``.
-- A new duration: add a ``DurationMeasure`` and its (end status, start status) to ``DURATION_ENDS``.
+- A new duration: add a ``DurationMeasure`` and its (end status, start status) to ``DURATION_ENDS``; its
+  median and 90th percentile come from the histogram like the others (``kpi._durations_from_rollup``).
 - An amount: the amount of the event's cost approval is summed in ``amount_chf``; for another amount (e.g.
   invoices) extend ``_dimensions`` and ``_rebuild_daily`` the same way.
 """

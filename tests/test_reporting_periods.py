@@ -178,8 +178,9 @@ def test_anonymous_is_sent_to_login_or_refused(client, db):
 
 # --- query counts ----------------------------------------------------------------------------------------
 
-# Session, user, memberships; then the figures from the KPI rollup (4: totals, trend, durations, open referrals;
-# issue 14), the money per institution (2; issue 11), page details (1: the oldest waiting referrals), the
+# Session, user, memberships; then the figures from the KPI rollup (6: totals, trend, durations (2: histogram,
+# then the values it points at), open referrals, money per institution; issues 11 and 14), page details
+# (1: the oldest waiting referrals), the
 # snapshot list (1) and model C (3: cases, fee rules, rates; issue 11), one INSERT into the audit trail (issue 9)
 # - whatever the number of referrals.
 
