@@ -156,3 +156,42 @@ def test_any_durations_and_any_period_give_the_figures_of_statistics(rows, first
     period = kpi.Period(start + datetime.timedelta(days=first), start + datetime.timedelta(days=first + length))
     assert _both(period)[0] == _both(period)[1]
     assert _both(kpi.Period())[0] == _both(kpi.Period())[1]
+
+
+# --- Money per financing institution (issue 11's table) from its rollup ------------------------------------
+
+
+@pytest.fixture
+def approved_measure(make_referral, receiving_worker, signatory):
+    from decimal import Decimal
+
+    from referrals import services
+    from referrals.models import Status
+
+    referral = make_referral(Status.ACTIVE)
+    today = datetime.date.today()
+    measure = services.measure_create(referral=referral, actor=receiving_worker, title="Job coaching",
+                                      provider="Coaching AG", amount_chf=Decimal("1800.00"), starts_on=today,
+                                      ends_on=today + datetime.timedelta(days=90))
+    approval = services.cost_approval_request(referral=referral, actor=receiving_worker, justification="x",
+                                              covered_measure=measure)
+    services.cost_approval_approve(cost_approval=approval, actor=signatory)
+    return measure
+
+
+def test_money_per_financing_institution_from_the_rollup_equals_the_events(approved_measure, receiving_worker):
+    from django.core.management import call_command
+
+    from tests.test_invoices import record
+
+    record(approved_measure, receiving_worker, amount="1000.00")
+    record(approved_measure, receiving_worker, amount="300.50", number="R-2026-18")
+    today = datetime.date.today()
+    periods = (kpi.Period(), kpi.Period(today.replace(day=1), None),
+               kpi.Period(None, today - datetime.timedelta(days=400)))
+    expected = [kpi._money_by_institution(period) for period in periods]
+    assert expected[0] and expected[0][0]["approved"] == "1800.00" and expected[0][0]["invoiced"] == "1300.50"
+    assert expected[2] == []
+    assert [kpi._money_from_rollup(period) for period in periods] == expected
+    call_command("rebuild_kpi_rollup", verbosity=0)
+    assert [kpi._money_from_rollup(period) for period in periods] == expected
