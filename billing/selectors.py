@@ -123,3 +123,17 @@ def model_c_balance(years=None):
 class ModelC:
     rows: list
     rates_configured: bool
+
+    def largest(self, per_year):
+        """At most `per_year` rows a year: the pairs with the largest balance (then the most cases), in the table's
+        order; with the number of pairs left out. A national directory has tens of thousands of pairs a year
+        (issue 14); the steering group looks at the pairs that tilt most."""
+        by_year = {}
+        for row in self.rows:
+            by_year.setdefault(row.year, []).append(row)
+        kept, left_out = set(), 0
+        for rows in by_year.values():
+            ranked = sorted(rows, key=lambda r: (-abs(r.balance), -(r.given + r.taken)))
+            kept.update(id(r) for r in ranked[:per_year])
+            left_out += max(0, len(rows) - per_year)
+        return ModelC([r for r in self.rows if id(r) in kept], self.rates_configured), left_out

@@ -5,6 +5,7 @@ from . import views
 app_name = "reporting"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("modell-c/", views.model_c, name="model_c"),
     path("berichte/", views.snapshot_list, name="snapshots"),
     path("berichte/neu/", views.snapshot_create, name="snapshot_create"),
     path("berichte/<int:pk>/", views.snapshot_detail, name="snapshot"),

@@ -81,11 +81,29 @@ def dashboard(request):
                          days=(today - timezone.localtime(w["status_changed_at"]).date()).days)
                     for w in details["waiting"]],
         "quick_periods": quick,
-        "model_c": _model_c(period, today),
-        "user_is_admin": billing_selectors.can_configure_fees(request.user),
+        "period_query": _query(period),
         **_snapshot_context(),
     }
     return render(request, "reporting/dashboard.html", context, status=400 if form.errors else 200)
+
+
+# Model C rows shown per year; the ones left out are counted on the page.
+MODEL_C_ROWS_PER_YEAR = 100
+
+
+@login_required
+def model_c(request):
+    """Model C on its own request (issue 14): it is computed from every case active in the years of the period,
+    so the key figures page loads it after its figures (htmx) instead of waiting for it."""
+    _require_reports(request.user)
+    form = PeriodForm(request.GET or None)
+    period = form.period if form.is_bound else kpi.Period()
+    balance, left_out = _model_c(period, timezone.localdate()).largest(MODEL_C_ROWS_PER_YEAR)
+    context = {"model_c": balance, "model_c_left_out": left_out, "period_query": _query(period),
+               "period_label": period_label(period.as_json()),
+               "user_is_admin": billing_selectors.can_configure_fees(request.user)}
+    fragment = request.headers.get("HX-Request") == "true"
+    return render(request, "reporting/_model_c.html" if fragment else "reporting/model_c.html", context)
 
 
 def _model_c(period, today):

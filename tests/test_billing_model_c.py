@@ -47,7 +47,10 @@ def test_coordinator_sees_the_model_c_balance_for_the_pilot_data_with_its_table(
     build_pilot(directory=directory)
     client.force_login(coordinator)
 
-    html = client.get(reverse("reporting:dashboard")).content.decode()
+    # The key figures page loads model C after its figures (issue 14); the section comes from its own view.
+    page = client.get(reverse("reporting:dashboard")).content.decode()
+    assert f'hx-get="{reverse("reporting:model_c")}"' in page
+    html = client.get(reverse("reporting:model_c"), HTTP_HX_REQUEST="true").content.decode()
 
     section = html[html.index('data-testid="model-c"'):]
     section = section[:section.index("</section>")]
@@ -72,3 +75,23 @@ def test_coordinator_sees_the_model_c_balance_for_the_pilot_data_with_its_table(
 def test_model_c_is_for_the_coordinator_page_only(client, referrer):
     client.force_login(referrer)
     assert client.get(reverse("reporting:dashboard")).status_code == 403
+    assert client.get(reverse("reporting:model_c")).status_code == 403
+
+
+def test_model_c_shows_the_pairs_that_tilt_most_and_counts_the_others(concept_rates, make_referral,
+                                                                     receiving_worker):
+    run_case(make_referral, receiving_worker, start=d(2, 10), end=d(5, 3))
+    result = selectors.model_c_balance(years=[d(1, 1).year])
+    assert result.rows
+    shown, left_out = result.largest(per_year=0)
+    assert shown.rows == [] and left_out == len(result.rows)
+    shown, left_out = result.largest(per_year=len(result.rows))
+    assert shown.rows == result.rows and left_out == 0
+
+
+def test_model_c_opens_on_its_own_page_without_javascript(client, coordinator):
+    client.force_login(coordinator)
+    page = client.get(reverse("reporting:model_c") + "?from=2026-01-01&to=2026-12-31")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-testid="model-c"' in html and "<h1" in html and "01.01.2026" in html

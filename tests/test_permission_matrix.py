@@ -166,6 +166,7 @@ MATRIX = {
         probe("GET", lambda w: f"/faelle/{w['case'].pk}/dokumente/{w['document'].pk}/", parties(200))
     ],
     "reporting:dashboard": [probe("GET", lambda w: "/kennzahlen/", REPORTS)],
+    "reporting:model_c": [probe("GET", lambda w: "/kennzahlen/modell-c/", REPORTS)],
     "reporting:snapshots": [probe("GET", lambda w: "/kennzahlen/berichte/", REPORTS)],
     "reporting:snapshot_create": [
         probe(
