@@ -388,3 +388,17 @@ def rebuild():
                 model.objects.all().delete()
         return (_rebuild_daily() + _rebuild_monthly() + _rebuild_durations() + _rebuild_duration_histogram()
                 + _rebuild_money())
+
+
+def refresh_statistics():
+    """PostgreSQL: VACUUM ANALYZE the rollup tables after a rebuild (outside a transaction). The duration
+    figures are read with index-only scans, which need the visibility map a freshly written table lacks: without
+    it every index entry costs a heap visit (1 s instead of 0.1 s for all time at 1 M referrals)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    models = (KpiDaily, KpiMonthly, KpiDuration, KpiDurationMonthly, KpiMoneyDaily, KpiMoneyMonthly)
+    tables = [m._meta.db_table for m in models]
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(table)}")
+

@@ -59,7 +59,7 @@ def dashboard(request):
     period = form.period if form.is_bound else kpi.Period()
     figures = kpi.compute(period)
     details = kpi.page_details(period)
-    sections = _with_chart_ids(layout.all_sections(figures))
+    sections = _with_chart_ids(_for_the_page(layout.all_sections(figures)))
     sheet = figures["sheet"]
     today = timezone.localdate()
     audit_record(actor=request.user, action=Action.KPI_VIEW, target=None)
@@ -104,6 +104,15 @@ def model_c(request):
                "user_is_admin": billing_selectors.can_configure_fees(request.user)}
     fragment = request.headers.get("HX-Request") == "true"
     return render(request, "reporting/_model_c.html" if fragment else "reporting/model_c.html", context)
+
+
+def _for_the_page(sections):
+    """The page names the 25 financing institutions with the largest amounts and sums up the others, like the
+    PDF (issue 14: a national list is hundreds of rows); the CSV and Excel exports keep every institution."""
+    for section in sections:
+        if section.key == "money":
+            section.rows = layout.money_rows_for_print(section.rows)
+    return sections
 
 
 def _model_c(period, today):
@@ -205,7 +214,7 @@ def snapshot_detail(request, pk):
     if snapshot is None:
         _require_reports(request.user)
         raise Http404
-    sections = _with_chart_ids(layout.all_sections(snapshot.figures)) if snapshot.figures else []
+    sections = _with_chart_ids(_for_the_page(layout.all_sections(snapshot.figures))) if snapshot.figures else []
     return render(request, "reporting/snapshot.html", {
         "snapshot": snapshot, "charts": {s.chart_id: s.chart for s in sections if s.chart},
         "grid": _grid(sections) if sections else None,

@@ -14,4 +14,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         began = time.monotonic()
         rows = rollup.rebuild()
+        rollup.refresh_statistics()
         self.stdout.write(self.style.SUCCESS(f"KPI rollup rebuilt: {rows:,} rows in {time.monotonic() - began:.1f} s."))

@@ -45,6 +45,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {label:<28} {n:>12,}")
         if not no_rollup:
             rows = rollup.rebuild()
+            rollup.refresh_statistics()
             self.stdout.write(f"KPI rollup rebuilt: {rows:,} rows.")
         if connection.vendor == "postgresql":
             # Fresh statistics: with the planner's guesses from before the load, lists of a few hundred ids were
