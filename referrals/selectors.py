@@ -445,7 +445,7 @@ class StartPage:
 
 # The coordinator's start page reads this many referrals at most: those longest in an open status. Its cost
 # stays the same with 50 or 500,000 open referrals in the country (issue 14).
-LONGEST_WAITING_SAMPLE = 200
+LONGEST_WAITING_SAMPLE = 100
 
 
 def waiting_longest_by_institution(limit=5, sample=LONGEST_WAITING_SAMPLE, institutions=20):

@@ -295,7 +295,7 @@ def test_coordinator_start_page_queries_stay_fixed(client, make_referral, direct
         make_referral(Status.SUBMITTED if i % 2 else Status.ACTIVE, client=client_data(directory, ahv_number=ahv(i)))
     client.force_login(personas["coordinator"])
     # session, user, memberships; the RAV's own referrals (none: no prefetches), reminder settings, unread
-    # rejections, open cases, next meetings; the overview: the 200 referrals longest in an open status with
+    # rejections, open cases, next meetings; the overview: the 100 referrals longest in an open status with
     # meetings, cost approvals, comments, reminder events, and the reminder settings again.
     with django_assert_num_queries(14):
         response = client.get("/")
