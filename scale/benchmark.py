@@ -7,6 +7,7 @@ with concurrent clients against gunicorn is scripts/locustfile.py (see docs/PERF
 """
 
 import datetime
+import random
 import statistics
 import time
 import tracemalloc
@@ -129,10 +130,18 @@ def logged_in_client(user):
     return client
 
 
-def sessions_for(usernames=()):
-    """Session ids of logged-in users for the load scenario: the named ones, or the two personas."""
+def sessions_for(usernames=(), sample=0, seed=0):
+    """Session ids of logged-in users for the load scenario: the named ones, `sample` case workers and contact
+    persons drawn at random (with the coordinator), or the two personas (the heaviest: the coordinator and the
+    contact person of the busiest institution)."""
     User = get_user_model()
-    if usernames:
+    if sample:
+        people = list(User.objects.filter(is_active=True, memberships__is_case_worker=True).distinct()
+                      .order_by("pk").values_list("pk", flat=True))
+        chosen = random.Random(seed).sample(people, min(sample - 1, len(people)))
+        coordinator = _personas()[0]
+        users = [*([coordinator] if coordinator else []), *User.objects.filter(pk__in=chosen)]
+    elif usernames:
         users = list(User.objects.filter(username__in=usernames))
         missing = set(usernames) - {u.username for u in users}
         if missing:

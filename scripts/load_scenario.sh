@@ -14,7 +14,12 @@ OUT=${OUT:-test-artifacts/load}
 mkdir -p "$OUT"
 PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 $PY manage.py collectstatic --noinput -v0
-SESSIONS=$($PY manage.py bench_sessions --force | tail -n1)
+# SESSION_USERS=personas: the two heaviest users only (worst case); default: 50 users drawn at random.
+if [ "${SESSION_USERS:-sample}" = personas ]; then
+  SESSIONS=$($PY manage.py bench_sessions --force | tail -n1)
+else
+  SESSIONS=$($PY manage.py bench_sessions --force --sample "$USERS" | tail -n1)
+fi
 "$BIN/gunicorn" optima.wsgi -w "${WORKERS:-4}" -b "127.0.0.1:$PORT" --log-level warning &
 GUNICORN=$!
 trap 'kill $GUNICORN 2>/dev/null || true' EXIT

@@ -42,3 +42,10 @@ def test_bench_sessions_refuses_in_production_shape(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DJANGO_DEBUG is off"):
         call_command("bench_sessions")
+
+
+@pytest.mark.django_db
+def test_bench_sessions_draws_a_sample_of_users(directory, referrer, contact_person, coordinator, capsys, settings):
+    settings.DEBUG = True
+    call_command("bench_sessions", sample=3)
+    assert len(capsys.readouterr().out.strip().split(",")) == 3

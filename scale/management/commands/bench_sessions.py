@@ -13,14 +13,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--users", default="", help="Comma-separated user names (default: the personas).")
+        parser.add_argument("--sample", type=int, default=0,
+                            help="Instead: this many users, the coordinator and case workers drawn at random.")
+        parser.add_argument("--seed", type=int, default=0, help="Random seed of --sample.")
         parser.add_argument("--force", action="store_true", help="Run even with DJANGO_DEBUG off.")
 
-    def handle(self, *args, users, force, **options):
+    def handle(self, *args, users, sample, seed, force, **options):
         if not settings.DEBUG and not force:
             raise CommandError("DJANGO_DEBUG is off: this looks like production. Sessions without a password are for "
                                "measurements only; add --force if you really mean it.")
         try:
-            sessions = benchmark.sessions_for([u for u in users.split(",") if u])
+            sessions = benchmark.sessions_for([u for u in users.split(",") if u], sample=sample, seed=seed)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(",".join(sessions))
