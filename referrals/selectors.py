@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q, Sum
+from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -487,6 +487,43 @@ def party_sides(user):
             Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)]
 
 
+def _narrowed(queryset, sides, limit):
+    """`queryset` (ordered) restricted to the first `limit` rows of each side in its order: the same first `limit`
+    rows, found with one index scan per side instead of one scan filtering the OR of the sides."""
+    if len(sides) < 2 or not connection.features.supports_slicing_ordering_in_compound:
+        return queryset
+    pages = [queryset.filter(side).values("pk")[:limit] for side in sides]
+    return queryset.filter(pk__in=pages[0].union(*pages[1:], all=True))
+
+
+class SidesQuerySet(QuerySet):
+    """A queryset whose slices are read side by side (``_narrowed``), for paginators that slice a queryset they
+    filter and order themselves (DRF's cursor pagination of the referral API)."""
+
+    sides = ()
+
+    def _clone(self):
+        clone = super()._clone()
+        clone.sides = self.sides
+        return clone
+
+    def __getitem__(self, k):
+        if isinstance(k, slice) and k.stop is not None and self.sides and self._result_cache is None:
+            plain = self._chain()
+            plain.sides = ()  # its slices (the sides' own pages among them) are ordinary ones
+            return _narrowed(plain, self.sides, k.stop)[k]
+        return super().__getitem__(k)
+
+
+def read_by_sides(queryset, sides):
+    """`queryset` as a SidesQuerySet: its slices read each of `sides` with its own index scan."""
+    narrowed = SidesQuerySet(model=queryset.model, query=queryset.query.chain(), using=queryset._db,
+                             hints=queryset._hints)
+    narrowed._prefetch_related_lookups = queryset._prefetch_related_lookups
+    narrowed.sides = list(sides)
+    return narrowed
+
+
 def keyset_page(queryset, cursor=None, size=50, sides=()):
     """One page of `queryset` newest change first, after `cursor`: no OFFSET, no COUNT, whatever the position.
 
@@ -501,10 +538,7 @@ def keyset_page(queryset, cursor=None, size=50, sides=()):
     if position is not None:
         moment, pk = position
         queryset = queryset.filter(Q(status_changed_at__lt=moment) | Q(status_changed_at=moment, pk__lt=pk))
-    if len(sides) > 1 and connection.features.supports_slicing_ordering_in_compound:
-        pages = [queryset.filter(side).order_by(*order).values("pk")[:size + 1] for side in sides]
-        queryset = queryset.filter(pk__in=pages[0].union(*pages[1:], all=True))
-    rows = list(queryset[:size + 1])
+    rows = list(_narrowed(queryset, sides, size + 1)[:size + 1])
     if len(rows) <= size:
         return rows, None
     last = rows[size - 1]

@@ -124,3 +124,19 @@ def test_a_partys_list_pages_merge_sent_and_received_without_gaps_or_repeats(man
         url = f"{reverse('referrals:list')}?{urlencode({'after': cursor})}" if cursor else None
         assert len(seen) <= len(expected)
     assert seen == expected and len(expected) > 50
+
+
+def test_a_partys_api_cursor_merges_sent_and_received_without_gaps_or_repeats(many, contact_person):
+    from referrals.selectors import visible_referrals
+
+    expected = list(visible_referrals(contact_person).order_by("-status_changed_at", "-pk")
+                    .values_list("pk", flat=True))
+    client, url, seen = api(contact_person), "/api/v1/referrals/", []
+    while url:
+        body = client.get(url).json()
+        seen += [row["id"] for row in body["results"]]
+        url = body["next"]
+        assert len(seen) <= len(expected)
+    assert seen == expected and len(expected) > 50
+    previous = client.get(client.get("/api/v1/referrals/").json()["next"]).json()["previous"]
+    assert [row["id"] for row in client.get(previous).json()["results"]] == expected[:50]

@@ -115,6 +115,8 @@ class ReferralPagination(Pagination):
         if self.keyset is not None:
             if request.query_params.get("cursor") == "":
                 request = _without_empty_cursor(request)
+            # A party's list: sent and received read with one index scan each (see selectors.keyset_page).
+            queryset = selectors.read_by_sides(queryset, selectors.party_sides(request.user))
             return self.keyset.paginate_queryset(queryset, request, view)
         return super().paginate_queryset(queryset, request, view)
 
