@@ -79,7 +79,7 @@ def test_consent_before_birth_or_in_the_future_is_refused(referrer, directory, e
     with pytest.raises(ValidationError) as caught:
         services.referral_create_draft(
             actor=referrer, client_data=client_data(directory),
-            data=referral_data(directory, consent_given_on=TODAY + datetime.timedelta(days=1)))
+            data=referral_data(directory, consent_given_on=timezone.localdate() + datetime.timedelta(days=1)))
     assert "future" in caught.value.message_dict["consent_given_on"][0]
 
 
@@ -87,7 +87,7 @@ def test_editing_the_birth_date_of_a_draft_is_checked_against_its_consent(make_r
     draft = make_referral(Status.DRAFT)
     with pytest.raises(ValidationError) as caught:
         services.referral_update_draft(referral=draft, actor=referrer,
-                                       client_data={"date_of_birth": TODAY - datetime.timedelta(days=1)})
+                                       client_data={"date_of_birth": timezone.localdate() - datetime.timedelta(days=1)})
     assert "before the client's birth" in caught.value.message_dict["consent_given_on"][0]
 
 
