@@ -12,9 +12,11 @@ COPY (psycopg 3), elsewhere with ``executemany``. Ids are assigned here and the 
 The KPI rollup is rebuilt at the end (``reporting.rollup.rebuild``).
 """
 
+import contextlib
 import datetime
 import itertools
 import json
+import operator
 import random
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -25,7 +27,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management.color import no_style
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import JSONField, Max
 from django.utils import timezone
 
 from institutions.models import Institution, InstitutionKind, Membership, Municipality, ProblemArea, User
@@ -75,6 +77,7 @@ COMMENTS = ("Können Sie bitte den aktuellen Arztbericht nachreichen?", "Der Arz
 MANDATE = "Stabilisierung und schrittweiser Wiedereinstieg in den ersten Arbeitsmarkt."
 PLACEHOLDER_DOCUMENT = "documents/synthetic/placeholder.pdf"
 BATCH = 2000  # referrals per transaction
+BULK_MODELS = [Client, Referral, Meeting, CostApproval, Comment, Document, ReferralEvent]  # parents first
 
 
 class People:
@@ -160,6 +163,13 @@ class _Writer:
         self.columns = {m: [f.column for f in m._meta.concrete_fields] for m in models}
         self.fields = {m: list(m._meta.concrete_fields) for m in models}
         self.defaults = {m: [(f, f.attname, _default(f)) for f in m._meta.concrete_fields] for m in models}
+        # COPY rows are built in C where possible (half the Python time went into formatting them): a row is
+        # the model's defaults updated with the given values, read in column order by one itemgetter; JSON
+        # fields are encoded here (their defaults once), so their values must be dicts or lists, never str.
+        self.copy_base = {m: {f.attname: _copy_default(f) for f in m._meta.concrete_fields} for m in models}
+        self.copy_getter = {m: operator.itemgetter(*(f.attname for f in m._meta.concrete_fields)) for m in models}
+        self.json_positions = {m: [i for i, f in enumerate(m._meta.concrete_fields) if isinstance(f, JSONField)]
+                               for m in models}
         self.rows = {m: [] for m in models}
         self.counts = dict.fromkeys(models, 0)
 
@@ -202,9 +212,14 @@ class _Writer:
                 table = connection.ops.quote_name(model._meta.db_table)
                 columns = ", ".join(connection.ops.quote_name(c) for c in self.columns[model])
                 if connection.vendor == "postgresql":
+                    base, getter, json_positions = self.copy_base[model], self.copy_getter[model], \
+                        self.json_positions[model]
                     with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                         for row in rows:
-                            copy.write_row([_copy_value(f, row.get(name, default)) for f, name, default in defaults])
+                            values = getter({**base, **row})
+                            if json_positions:
+                                values = _encode_json(values, json_positions)
+                            copy.write_row(values)
                 else:
                     values = [[f.get_db_prep_save(row.get(name, default), connection) for f, name, default in defaults]
                               for row in rows]
@@ -219,10 +234,17 @@ def _default(field):
     return None if field.null else ""
 
 
-def _copy_value(field, value):
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return value
+def _copy_default(field):
+    value = _default(field)
+    return json.dumps(value) if isinstance(field, JSONField) else value
+
+
+def _encode_json(values, positions):
+    values = list(values)
+    for i in positions:
+        if not isinstance(values[i], str):  # a default is already encoded
+            values[i] = json.dumps(values[i])
+    return values
 
 
 def _at(moment):
@@ -246,7 +268,7 @@ def generate(*, referrals, seed=0, institutions=0, years=10, now=None, log=None)
     pool = [p for p, _w in referrer_pool]
     cumulative = list(itertools.accumulate(w for _p, w in referrer_pool))
 
-    models = [Client, Referral, Meeting, CostApproval, Comment, Document, ReferralEvent]
+    models = BULK_MODELS
     ids = _Ids(*models)
     writer = _Writer(models)
     span = datetime.timedelta(days=365.25 * years).total_seconds()
@@ -477,6 +499,60 @@ def generate(*, referrals, seed=0, institutions=0, years=10, now=None, log=None)
     if documents_dir_ready:
         _placeholder_document()
     return {m._meta.label: writer.counts[m] for m in models}
+
+
+def worth_deferring_indexes(referrals):
+    """Building an index once over the whole table is far cheaper than maintaining it row by row, but only when
+    the load at least doubles the data: adding a thousand referrals to a million is faster with the indexes.
+    Never inside a transaction (a test's): the DDL would hold its locks until the end of it."""
+    return (connection.vendor == "postgresql" and not connection.in_atomic_block
+            and referrals >= Referral.objects.count())
+
+
+@contextlib.contextmanager
+def deferred_indexes(log=None):
+    """PostgreSQL: drop the secondary indexes and the foreign keys of the bulk tables, and create them again
+    (in one pass each, with a large maintenance_work_mem) when the block ends, also when it fails or is
+    interrupted. Primary keys and unique constraints stay. Issue 14: maintaining ten indexes and two foreign
+    key checks per event row made the load slow down as the tables grew (1 M referrals took 18 minutes)."""
+    tables = [m._meta.db_table for m in BULK_MODELS]
+    with connection.cursor() as cursor:
+        cursor.execute(_SECONDARY_INDEXES_SQL, [tables])
+        indexes = cursor.fetchall()
+        cursor.execute(_FOREIGN_KEYS_SQL, [tables])
+        foreign_keys = cursor.fetchall()
+        for table, name, _definition in foreign_keys:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+        for name, _definition in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+    if log:
+        log(f"Dropped {len(indexes)} indexes and {len(foreign_keys)} foreign keys for the load.")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET maintenance_work_mem = '1GB'")
+            for _name, definition in indexes:
+                cursor.execute(definition)
+            for table, name, definition in foreign_keys:
+                cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+        if log:
+            log(f"Created {len(indexes)} indexes and {len(foreign_keys)} foreign keys again.")
+
+
+# Indexes that back no constraint (primary keys and unique constraints stay), and the foreign keys, of the tables;
+# names come back quoted as SQL needs them (regclass, quote_ident).
+_SECONDARY_INDEXES_SQL = """
+    SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+    FROM pg_index i
+    WHERE i.indrelid = ANY(%s::regclass[])
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+    ORDER BY 1"""
+_FOREIGN_KEYS_SQL = """
+    SELECT c.conrelid::regclass::text, quote_ident(c.conname), pg_get_constraintdef(c.oid)
+    FROM pg_constraint c
+    WHERE c.contype = 'f' AND c.conrelid = ANY(%s::regclass[])
+    ORDER BY 1, 2"""
 
 
 def _reset_sequences(models):

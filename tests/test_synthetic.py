@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count
 from django.test import override_settings
 
@@ -97,3 +98,42 @@ def test_needs_institutions_to_refer_between():
 def test_creates_institutions_with_people_when_asked():
     call_command("generate_synthetic", referrals=30, institutions=6, seed=1, force=True, verbosity=0)
     assert Referral.objects.count() == 30
+
+
+def _catalog():
+    """The secondary indexes and foreign keys of the bulk tables, as PostgreSQL describes them (a partial index's
+    predicate without its text: PostgreSQL deparses the same condition with the casts in other places)."""
+    tables = [m._meta.db_table for m in synthetic.BULK_MODELS]
+    with connection.cursor() as cursor:
+        cursor.execute(synthetic._SECONDARY_INDEXES_SQL, [tables])
+        indexes = [(name, definition.partition(" WHERE ")[0], " WHERE " in definition)
+                   for name, definition in cursor.fetchall()]
+        cursor.execute(synthetic._FOREIGN_KEYS_SQL, [tables])
+        return indexes, cursor.fetchall()
+
+
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="index DDL is PostgreSQL's")
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_a_bulk_load_drops_the_indexes_and_foreign_keys_and_builds_them_again_afterwards():
+    before = _catalog()
+    assert len(before[0]) > 20 and len(before[1]) > 10
+    with synthetic.deferred_indexes():
+        assert _catalog() == ([], [])
+    assert _catalog() == before
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_the_indexes_come_back_when_the_load_fails():
+    before = _catalog()
+    with pytest.raises(RuntimeError), synthetic.deferred_indexes():
+        raise RuntimeError("the load broke")
+    assert _catalog() == before
+
+
+@pytest.mark.django_db
+def test_indexes_are_kept_for_a_load_inside_a_transaction():
+    assert not synthetic.worth_deferring_indexes(10)  # every test runs inside one
