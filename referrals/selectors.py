@@ -490,10 +490,16 @@ def party_sides(user):
 def _narrowed(queryset, sides, limit):
     """`queryset` (ordered) restricted to the first `limit` rows of each side in its order: the same first `limit`
     rows, found with one index scan per side instead of one scan filtering the OR of the sides."""
-    if len(sides) < 2 or not connection.features.supports_slicing_ordering_in_compound:
+    if len(sides) < 2:
         return queryset
-    pages = [queryset.filter(side).values("pk")[:limit] for side in sides]
-    return queryset.filter(pk__in=pages[0].union(*pages[1:], all=True))
+    if connection.features.supports_slicing_ordering_in_compound:
+        pages = [queryset.filter(side).values_list("pk", flat=True)[:limit] for side in sides]
+        candidates = pages[0].union(*pages[1:], all=True)
+    else:  # SQLite: one scan (small databases); the same number of queries, so the pinned counts hold for both
+        candidates = queryset.values_list("pk", flat=True)[:limit]
+    # The candidates are read first and given as a list: as a subquery, PostgreSQL guessed it would yield one
+    # row (the sides repeat the visibility filter) and joined the institutions by scanning them once per row.
+    return queryset.filter(pk__in=list(candidates))
 
 
 class SidesQuerySet(QuerySet):

@@ -241,9 +241,9 @@ def test_start_page_queries_stay_fixed_with_questions_and_reminders(
         services.comment_add(referral=referral, actor=personas["contact_person"], text=f"Question {i}")
     client.force_login(personas["referrer"])
     # session, user, memberships, referrals, meetings, cost approvals, comments, their authors' memberships,
-    # reminder events, reminder settings, unread rejections/withdrawals, the open cases and the next meetings
-    # (issue 14), and one INSERT of the audit records for the client names shown (issue 9).
-    with django_assert_num_queries(14):
+    # reminder events, reminder settings, unread rejections/withdrawals, the open cases (their ids, then the rows)
+    # and the next meetings (issue 14), and one INSERT of the audit records for the client names shown (issue 9).
+    with django_assert_num_queries(15):
         response = client.get("/")
     assert len(response.context["waiting"]) == n
 

@@ -707,13 +707,14 @@ def _active_referrals_with_cost_approvals(make_referral, directory, receiving_wo
 # session, user, memberships (cached for the request), then (issue 13) one load of the open referrals where
 # something can be mine with what next_step needs - meetings, cost approvals, comments, reminder events -, the
 # reminder settings, and the rejections/withdrawals not yet read: "Wartet auf Sie". Then (issue 14) the newest
-# 50 open cases and the next 10 meetings, each one bounded query; plus one INSERT of the audit records for the
-# client names shown (issue 9).
-HOME_QUERIES_REFERRER = 13
-HOME_QUERIES_CONTACT_PERSON = 13
-HOME_QUERIES_SIGNATORY = 13
-# session, user, memberships, the referrals, one INSERT of the audit records.
-LIST_QUERIES = 5
+# 50 open cases (the ids of each side's newest, then those rows: selectors.keyset_page) and the next 10
+# meetings; plus one INSERT of the audit records for the client names shown (issue 9).
+HOME_QUERIES_REFERRER = 14
+HOME_QUERIES_CONTACT_PERSON = 14
+HOME_QUERIES_SIGNATORY = 14
+# session, user, memberships, the ids of the page (sent and received side), the referrals, one INSERT of the
+# audit records.
+LIST_QUERIES = 6
 
 
 @pytest.mark.parametrize("n", [1, 5])
