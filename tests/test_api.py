@@ -142,6 +142,13 @@ def test_directory_bad_filter_and_anonymous(referrer):
     assert api().get("/api/v1/institutions/").status_code == 401
 
 
+def test_directory_refuses_a_bfs_number_beyond_what_the_database_stores(referrer):
+    # The schema on PostgreSQL says 2**31 - 1 (the PositiveIntegerField's range); larger was answered 200 there.
+    assert api(referrer).get("/api/v1/institutions/?municipality=2147483647").status_code == 200
+    response = api(referrer).get("/api/v1/institutions/?municipality=8841061855")
+    assert response.status_code == 400 and "municipality" in response.json()
+
+
 def test_directory_query_count_does_not_grow(referrer, directory, django_assert_num_queries):
     client = api(referrer)
     with django_assert_num_queries(5):  # token, count, institutions, municipalities, contact persons

@@ -166,7 +166,9 @@ class IdFilter(django_filters.Filter):
 
 class InstitutionFilter(django_filters.FilterSet):
     kind = StrictChoiceFilter(choices=InstitutionKind.choices)
-    municipality = IdFilter(field_name="municipalities__bfs_number", min_value=0, max_value=MAX_ID,
+    # A BFS number is stored as a PositiveIntegerField: at most 2**31 - 1 on PostgreSQL, which the schema then
+    # declares; a larger number is a 400 like any value outside the schema, on every database.
+    municipality = IdFilter(field_name="municipalities__bfs_number", min_value=0, max_value=2**31 - 1,
                             label="BFS number: only institutions serving this municipality")
 
 
