@@ -1,9 +1,12 @@
 """Reads of referrals, always scoped to what the user may see."""
 
+import functools
+import operator
 from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models.sql.where import AND
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -34,11 +37,16 @@ LIST_RELATED = ("client", "referring_institution", "receiving_institution", "ref
                 "assigned_case_worker")
 
 
+def _sent_and_received(institution_ids):
+    """The two sides of "sent by or received by these institutions" (a draft only on the sending side)."""
+    return [Q(referring_institution_id__in=institution_ids),
+            Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)]
+
+
 def _party_q(user):
     """Referrals the user is a party of (see permissions.is_party), as a query."""
-    institution_ids = permissions.party_institution_ids(user)
-    return (Q(referring_institution_id__in=institution_ids)
-            | (Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)))
+    sent, received = _sent_and_received(permissions.party_institution_ids(user))
+    return sent | received
 
 
 def visible_referrals(user):
@@ -334,10 +342,8 @@ def _last_reminder(referral, key):
 
 
 def _my_open_referrals_q(user):
-    institution_ids = user_institution_ids(user)
-    return ((Q(referring_institution_id__in=institution_ids)
-             | (Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)))
-            & Q(status__in=OPEN_STATUSES))
+    sent, received = _sent_and_received(user_institution_ids(user))
+    return (sent | received) & Q(status__in=OPEN_STATUSES)
 
 
 def _my_open_referrals(user):
@@ -431,10 +437,9 @@ class StartPage:
     def __init__(self, user, open_cases_limit=50, meeting_days=30, meetings_limit=10):
         candidates = list(_my_open_referrals(user).filter(_possibly_mine_q(user)))
         self.waiting = waiting_for(user, candidates)
-        institution_ids = user_institution_ids(user)
         self.open_cases, _more = keyset_page(
             Referral.objects.filter(_my_open_referrals_q(user)).select_related(*LIST_RELATED), size=open_cases_limit,
-            sides=[Q(referring_institution_id__in=institution_ids), Q(receiving_institution_id__in=institution_ids)])
+            sides=_sent_and_received(user_institution_ids(user)))
         horizon = timezone.now() + timezone.timedelta(days=meeting_days)
         self.meetings = list(Meeting.objects.select_related("referral")
                              .filter(recorded_at__isnull=True, scheduled_at__isnull=False, scheduled_at__lte=horizon,
@@ -482,9 +487,7 @@ def party_sides(user):
     the coordinator and administrators, who see every referral."""
     if user_sees_everything(user):
         return []
-    institution_ids = permissions.party_institution_ids(user)
-    return [Q(referring_institution_id__in=institution_ids),
-            Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)]
+    return _sent_and_received(permissions.party_institution_ids(user))
 
 
 def _narrowed(queryset, sides, limit):
@@ -493,13 +496,30 @@ def _narrowed(queryset, sides, limit):
     if len(sides) < 2:
         return queryset
     if connection.features.supports_slicing_ordering_in_compound:
-        pages = [queryset.filter(side).values_list("pk", flat=True)[:limit] for side in sides]
+        base = _without_filter(queryset, functools.reduce(operator.or_, sides))
+        pages = [base.filter(side).values_list("pk", flat=True)[:limit] for side in sides]
         candidates = pages[0].union(*pages[1:], all=True)
     else:  # SQLite: one scan (small databases); the same number of queries, so the pinned counts hold for both
         candidates = queryset.values_list("pk", flat=True)[:limit]
     # The candidates are read first and given as a list: as a subquery, PostgreSQL guessed it would yield one
     # row (the sides repeat the visibility filter) and joined the institutions by scanning them once per row.
     return queryset.filter(pk__in=list(candidates))
+
+
+def _without_filter(queryset, condition):
+    """`queryset` without `condition` among its top-level filters if it has it there, else `queryset` itself.
+
+    A side's page needs no "sent OR received" filter (the side implies it). Repeated there, it kept PostgreSQL
+    from walking the side's (institution, -status_changed_at, -id) index for the page's rows: counting its
+    selectivity twice, the planner expected one row and read and sorted all of the institution's referrals.
+    The rows themselves are still read through the full filter (``_narrowed``)."""
+    target = queryset.model._base_manager.filter(condition).query.where.children
+    where = queryset.query.where
+    if len(target) != 1 or where.connector != AND or where.negated or target[0] not in where.children:
+        return queryset
+    stripped = queryset._chain()  # a clone of the query and its filters: the original keeps them
+    stripped.query.where.children.remove(target[0])
+    return stripped
 
 
 class SidesQuerySet(QuerySet):

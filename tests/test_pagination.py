@@ -4,6 +4,7 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+from django.db.models import Q
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -140,3 +141,19 @@ def test_a_partys_api_cursor_merges_sent_and_received_without_gaps_or_repeats(ma
     assert seen == expected and len(expected) > 50
     previous = client.get(client.get("/api/v1/referrals/").json()["next"]).json()["previous"]
     assert [row["id"] for row in client.get(previous).json()["results"]] == expected[:50]
+
+
+def test_a_sides_page_reads_without_the_repeated_visibility_filter_and_leaves_the_list_untouched(
+        directory, contact_person):
+    import functools
+    import operator
+
+    from referrals.selectors import _without_filter, party_sides, visible_referrals
+
+    listing = visible_referrals(contact_person).filter(status=Status.SUBMITTED)
+    visibility = functools.reduce(operator.or_, party_sides(contact_person))
+    side_base = _without_filter(listing, visibility)
+    assert " OR " in str(listing.query)  # the rows are still read through the visibility filter
+    assert " OR " not in str(side_base.query) and "submitted" in str(side_base.query)
+    unrelated = visible_referrals(contact_person)
+    assert _without_filter(unrelated, Q(status=Status.CLOSED)) is unrelated
