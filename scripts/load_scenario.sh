@@ -20,24 +20,47 @@ if [ "${SESSION_USERS:-sample}" = personas ]; then
 else
   SESSIONS=$($PY manage.py bench_sessions --force --sample "$USERS" | tail -n1)
 fi
-"$BIN/gunicorn" optima.wsgi -w "${WORKERS:-4}" -b "127.0.0.1:$PORT" --log-level warning &
+# The access log keeps each request's own server time (%(D)s, microseconds): what the server spent, apart from
+# the time a request waited for a free worker and the load generator's own delays.
+rm -f "$OUT/access.log"
+"$BIN/gunicorn" optima.wsgi -w "${WORKERS:-4}" -b "127.0.0.1:$PORT" --log-level warning \
+  --access-logfile "$OUT/access.log" --access-logformat '%(U)s %(D)s' &
 GUNICORN=$!
 trap 'kill $GUNICORN 2>/dev/null || true' EXIT
 for _ in $(seq 1 30); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/anmelden/" && break; sleep 1; done
 OPTIMA_LOAD_SESSIONS="$SESSIONS" "$BIN/locust" -f scripts/locustfile.py --headless -u "$USERS" -r 10 \
   -t "${SECONDS_TO_RUN}s" --host "http://127.0.0.1:$PORT" --csv "$OUT/load" --only-summary --reset-stats \
   2>"$OUT/locust.log" >/dev/null || true
-$PY - "$OUT/load_stats.csv" <<'PY'
-import csv, sys
+kill $GUNICORN 2>/dev/null && wait $GUNICORN 2>/dev/null || true  # flushes the access log
+$PY - "$OUT/load_stats.csv" "$OUT/access.log" <<'PY'
+import csv, re, statistics, sys
 rows = {r["Name"]: r for r in csv.DictReader(open(sys.argv[1])) if r["Type"] in ("GET", "POST")}
 login = float(rows["login page"]["Median Response Time"])
-print("| request | requests | median (ms) | x login (median) | p95 (ms) | p99 (ms) | failures |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+# Server time per request from gunicorn's access log, by the same names as locust's.
+NAMES = [("login page", r"/anmelden/$"), ("start page", r"/$"), ("referral list", r"/faelle/$"),
+         ("case page", r"/faelle/\d+/$"), ("API list", r"/api/v1/referrals/$")]
+server = {}
+for line in open(sys.argv[2]):
+    path, micros = line.split()
+    name = next((n for n, pattern in NAMES if re.match(pattern, path)), None)
+    if name:
+        server.setdefault(name, []).append(int(micros) / 1000)
+every = sorted(ms for values in server.values() for ms in values)
+
+
+def p95(values):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * 0.95))] if values else 0
+
+
+print("| request | requests | median (ms) | x login (median) | p95 (ms) | p99 (ms) | failures "
+      "| server median (ms) | server p95 (ms) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for name, r in rows.items():
-    median = float(r["Median Response Time"])
+    median, own = float(r["Median Response Time"]), server.get(name, [0])
     print(f"| {name} | {r['Request Count']} | {median:.0f} | {median / login:.1f} | {r['95%']} | {r['99%']} | "
-          f"{r['Failure Count']} |")
+          f"{r['Failure Count']} | {statistics.median(own):.0f} | {p95(own):.0f} |")
 total = next(r for r in csv.DictReader(open(sys.argv[1])) if r["Name"] == "Aggregated")
 print(f"| all | {total['Request Count']} | {float(total['Median Response Time']):.0f} | | {total['95%']} | "
-      f"{total['99%']} | {total['Failure Count']} |")
+      f"{total['99%']} | {total['Failure Count']} | {statistics.median(every or [0]):.0f} | {p95(every):.0f} |")
 PY
