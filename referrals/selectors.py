@@ -39,6 +39,7 @@ LIST_RELATED = ("client", "referring_institution", "receiving_institution", "ref
 
 def _sent_and_received(institution_ids):
     """The two sides of "sent by or received by these institutions" (a draft only on the sending side)."""
+    institution_ids = sorted(institution_ids)  # equal sets give equal filters (see _without_filter)
     return [Q(referring_institution_id__in=institution_ids),
             Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)]
 

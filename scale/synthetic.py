@@ -22,11 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import cached_property
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management.color import no_style
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import JSONField, Max
 from django.utils import timezone
 
@@ -504,8 +505,9 @@ def generate(*, referrals, seed=0, institutions=0, years=10, now=None, log=None)
 def worth_deferring_indexes(referrals):
     """Building an index once over the whole table is far cheaper than maintaining it row by row, but only when
     the load at least doubles the data: adding a thousand referrals to a million is faster with the indexes.
-    Never inside a transaction (a test's): the DDL would hold its locks until the end of it."""
-    return (connection.vendor == "postgresql" and not connection.in_atomic_block
+    Never inside a transaction (a test's): the DDL would hold its locks until the end of it. Never with
+    DJANGO_DEBUG off (--force): a live application could write rows without their foreign keys."""
+    return (settings.DEBUG and connection.vendor == "postgresql" and not connection.in_atomic_block
             and referrals >= Referral.objects.count())
 
 
@@ -521,6 +523,7 @@ def deferred_indexes(log=None):
         indexes = cursor.fetchall()
         cursor.execute(_FOREIGN_KEYS_SQL, [tables])
         foreign_keys = cursor.fetchall()
+    with transaction.atomic(), connection.cursor() as cursor:  # all dropped or none
         for table, name, _definition in foreign_keys:
             cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
         for name, _definition in indexes:
@@ -530,12 +533,18 @@ def deferred_indexes(log=None):
     try:
         yield
     finally:
+        statements = [definition for _name, definition in indexes] + [
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}" for table, name, definition in foreign_keys]
+        failed = []
         with connection.cursor() as cursor:
             cursor.execute("SET maintenance_work_mem = '1GB'")
-            for _name, definition in indexes:
-                cursor.execute(definition)
-            for table, name, definition in foreign_keys:
-                cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+            for statement in statements:  # each on its own: one failure must not skip the others
+                try:
+                    cursor.execute(statement)
+                except DatabaseError as exc:
+                    failed.append(f"{statement};  -- {exc}")
+        if failed:
+            raise RuntimeError("Could not build again (run these by hand):\n" + "\n".join(failed))
         if log:
             log(f"Created {len(indexes)} indexes and {len(foreign_keys)} foreign keys again.")
 

@@ -24,7 +24,7 @@ fi
 # the time a request waited for a free worker and the load generator's own delays.
 rm -f "$OUT/access.log"
 "$BIN/gunicorn" optima.wsgi -w "${WORKERS:-4}" -b "127.0.0.1:$PORT" --log-level warning \
-  --access-logfile "$OUT/access.log" --access-logformat '%(U)s %(D)s' &
+  --access-logfile "$OUT/access.log" --access-logformat '%(m)s %(U)s %(s)s %(D)s' &
 GUNICORN=$!
 trap 'kill $GUNICORN 2>/dev/null || true' EXIT
 for _ in $(seq 1 30); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/anmelden/" && break; sleep 1; done
@@ -41,7 +41,9 @@ NAMES = [("login page", r"/anmelden/$"), ("start page", r"/$"), ("referral list"
          ("case page", r"/faelle/\d+/$"), ("API list", r"/api/v1/referrals/$")]
 server = {}
 for line in open(sys.argv[2]):
-    path, micros = line.split()
+    method, path, status, micros = line.split()
+    if method != "GET" or status != "200":  # the log-in POST, redirects and errors are not the pages measured
+        continue
     name = next((n for n, pattern in NAMES if re.match(pattern, path)), None)
     if name:
         server.setdefault(name, []).append(int(micros) / 1000)

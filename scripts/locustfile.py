@@ -61,7 +61,8 @@ class Visitor(HttpUser):
         """One request every PACING seconds from this user's own start (see the module's docstring)."""
         if IN_STEP:
             return self._in_step()
-        self.next_request_at += PACING
+        # After a stall, no catch-up burst of the missed requests: the rhythm goes on from now.
+        self.next_request_at = max(self.next_request_at + PACING, time.perf_counter())
         return max(0.0, self.next_request_at - time.perf_counter())
 
     _in_step = constant_pacing(PACING)
