@@ -9,7 +9,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from institutions.models import Institution, InstitutionKind
-from referrals.models import Status
+from referrals.models import Referral, Status
 from scale import synthetic
 
 
@@ -157,3 +157,20 @@ def test_a_sides_page_reads_without_the_repeated_visibility_filter_and_leaves_th
     assert " OR " not in str(side_base.query) and "submitted" in str(side_base.query)
     unrelated = visible_referrals(contact_person)
     assert _without_filter(unrelated, Q(status=Status.CLOSED)) is unrelated
+
+
+def test_an_outsider_meets_only_referrals_of_their_own_institution_in_lists_api_and_start_page(
+        many, outsider, client):
+    # The generated referrals run between all institutions of the directory, the outsider's among them: of the
+    # others' referrals, none may show (the lists read candidate ids first, then the rows).
+    own = set(outsider.memberships.values_list("institution_id", flat=True))
+    client.force_login(outsider)
+    shown = [*client.get(reverse("referrals:list")).context["referrals"],
+             *client.get(reverse("home")).context["open_cases"]]
+    shown_api = api(outsider).get("/api/v1/referrals/").json()["results"]
+    assert shown and shown_api
+    assert all({r.referring_institution_id, r.receiving_institution_id} & own for r in shown)
+    assert all(r.status != Status.DRAFT or r.referring_institution_id in own for r in shown)
+    assert {row["id"] for row in shown_api} <= set(
+        Referral.objects.filter(Q(referring_institution__in=own) | Q(receiving_institution__in=own))
+        .values_list("pk", flat=True))
