@@ -491,20 +491,50 @@ def party_sides(user):
     return _sent_and_received(permissions.party_institution_ids(user))
 
 
-def _narrowed(queryset, sides, limit):
-    """`queryset` (ordered) restricted to the first `limit` rows of each side in its order: the same first `limit`
-    rows, found with one index scan per side instead of one scan filtering the OR of the sides."""
-    if len(sides) < 2:
-        return queryset
+def _order_keys(queryset):
+    """The fields of `queryset`'s ordering as (field, descending) pairs, e.g. [("status_changed_at", True), ...]."""
+    return [(name.lstrip("-"), name.startswith("-")) for name in queryset.query.order_by]
+
+
+def _first_ids(queryset, sides, limit):
+    """The ids of the first `limit` rows of `queryset` in its order, each side read with its own index scan.
+
+    Each side's first `limit` rows are read with their ordering values and merged here: the same first `limit`
+    rows as one scan filtering the OR of the sides."""
+    keys = _order_keys(queryset)
+    fields = [field for field, _descending in keys]
     if connection.features.supports_slicing_ordering_in_compound:
         base = _without_filter(queryset, functools.reduce(operator.or_, sides))
-        pages = [base.filter(side).values_list("pk", flat=True)[:limit] for side in sides]
-        candidates = pages[0].union(*pages[1:], all=True)
+        pages = [base.filter(side).values_list(*fields, "pk")[:limit] for side in sides]
+        candidates = set(pages[0].union(*pages[1:], all=True))  # a set: a referral can be on both sides
     else:  # SQLite: one scan (small databases); the same number of queries, so the pinned counts hold for both
-        candidates = queryset.values_list("pk", flat=True)[:limit]
-    # The candidates are read first and given as a list: as a subquery, PostgreSQL guessed it would yield one
-    # row (the sides repeat the visibility filter) and joined the institutions by scanning them once per row.
-    return queryset.filter(pk__in=list(candidates))
+        candidates = queryset.values_list(*fields, "pk")[:limit]
+    ordered = list(candidates)
+    for position, (_field, descending) in reversed(list(enumerate(keys))):  # stable sorts, last key first
+        ordered.sort(key=operator.itemgetter(position), reverse=descending)
+    return [row[-1] for row in ordered[:limit]]
+
+
+# How often a page is read again when a row changed between reading its id and reading the row.
+_READ_TRIES = 3
+
+
+def _first_rows(queryset, sides, limit):
+    """The first `limit` rows of `queryset` (ordered): with two sides or more, their ids are read first (one index
+    scan per side, see ``_first_ids``) and then the rows by that list of ids.
+
+    The ids are given as a list: as a subquery, PostgreSQL guessed it would yield one row (the sides repeat the
+    visibility filter) and joined the institutions by scanning them once per row. Two statements can see two
+    states: a referral that left the list in between (withdrawn, closed) would make the page one row short, and
+    a short page looks like the last one. So the page is read again until its rows are the rows of its ids."""
+    if len(sides) < 2:
+        return list(queryset[:limit])
+    for _attempt in range(_READ_TRIES):
+        ids = _first_ids(queryset, sides, limit)
+        rows = list(queryset.filter(pk__in=ids))
+        if len(rows) == len(ids):
+            break
+    return rows
 
 
 def _without_filter(queryset, condition):
@@ -513,7 +543,7 @@ def _without_filter(queryset, condition):
     A side's page needs no "sent OR received" filter (the side implies it). Repeated there, it kept PostgreSQL
     from walking the side's (institution, -status_changed_at, -id) index for the page's rows: counting its
     selectivity twice, the planner expected one row and read and sorted all of the institution's referrals.
-    The rows themselves are still read through the full filter (``_narrowed``)."""
+    The rows themselves are still read through the full filter (``_first_rows``)."""
     target = queryset.model._base_manager.filter(condition).query.where.children
     where = queryset.query.where
     if len(target) != 1 or where.connector != AND or where.negated or target[0] not in where.children:
@@ -524,7 +554,7 @@ def _without_filter(queryset, condition):
 
 
 class SidesQuerySet(QuerySet):
-    """A queryset whose slices are read side by side (``_narrowed``), for paginators that slice a queryset they
+    """A queryset whose slices are read side by side (``_first_rows``), for paginators that slice a queryset they
     filter and order themselves (DRF's cursor pagination of the referral API)."""
 
     sides = ()
@@ -538,7 +568,7 @@ class SidesQuerySet(QuerySet):
         if isinstance(k, slice) and k.stop is not None and self.sides and self._result_cache is None:
             plain = self._chain()
             plain.sides = ()  # its slices (the sides' own pages among them) are ordinary ones
-            return _narrowed(plain, self.sides, k.stop)[k]
+            return _first_rows(plain, self.sides, k.stop)[k]
         return super().__getitem__(k)
 
 
@@ -565,7 +595,7 @@ def keyset_page(queryset, cursor=None, size=50, sides=()):
     if position is not None:
         moment, pk = position
         queryset = queryset.filter(Q(status_changed_at__lt=moment) | Q(status_changed_at=moment, pk__lt=pk))
-    rows = list(_narrowed(queryset, sides, size + 1)[:size + 1])
+    rows = _first_rows(queryset, sides, size + 1)
     if len(rows) <= size:
         return rows, None
     last = rows[size - 1]

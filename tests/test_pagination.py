@@ -174,3 +174,27 @@ def test_an_outsider_meets_only_referrals_of_their_own_institution_in_lists_api_
     assert {row["id"] for row in shown_api} <= set(
         Referral.objects.filter(Q(referring_institution__in=own) | Q(receiving_institution__in=own))
         .values_list("pk", flat=True))
+
+
+def test_a_referral_leaving_the_list_between_reading_ids_and_rows_leaves_no_short_page(
+        make_referral, referrer, contact_person, monkeypatch):
+    from referrals import selectors, services
+
+    for _ in range(8):
+        make_referral(status=Status.SUBMITTED)
+    inbox = selectors.visible_referrals(contact_person).filter(status=Status.SUBMITTED)
+    read_ids, withdrawn = selectors._first_ids, []
+
+    def ids_then_a_withdrawal(queryset, sides, limit):
+        ids = read_ids(queryset, sides, limit)
+        if not withdrawn:  # someone withdraws a referral of the page while the page is read
+            withdrawn.append(Referral.objects.get(pk=ids[0]))
+            services.referral_withdraw(referral=withdrawn[0], actor=referrer, reason="Client moved away")
+        return ids
+
+    monkeypatch.setattr(selectors, "_first_ids", ids_then_a_withdrawal)
+    rows, cursor = selectors.keyset_page(inbox, size=5, sides=selectors.party_sides(contact_person))
+    assert len(rows) == 5 and cursor is not None  # a full page, and the way on: not taken for the last page
+    assert withdrawn[0] not in rows
+    rest, end = selectors.keyset_page(inbox, cursor=cursor, size=5, sides=selectors.party_sides(contact_person))
+    assert len(rest) == 2 and end is None and not set(rows) & set(rest)
