@@ -99,14 +99,13 @@ def search_referrals(user, query):
     return queryset
 
 
-
-
 def known_person_referrals(user, ahv_digest):
-    """'Diese Person ist bereits erfasst': the referrals the user's institutions sent or received for this AHV
-    number, newest first, each with `other_institution` (the one that is not the user's)."""
+    """'Diese Person ist bereits erfasst': the referrals the user's institutions (those where the user is a party)
+    sent or received for this AHV number, newest first, each with `other_institution` (the one that is not the
+    user's)."""
     if not ahv_digest:
         return []
-    institution_ids = user_institution_ids(user)
+    institution_ids = permissions.party_institution_ids(user)  # no need to know where the user is no party
     referrals = list(Referral.objects.select_related(*LIST_RELATED)
                      .filter(Q(referring_institution_id__in=institution_ids)
                              | (Q(receiving_institution_id__in=institution_ids) & ~Q(status=Status.DRAFT)),
@@ -343,8 +342,9 @@ def _last_reminder(referral, key):
 
 
 def _my_open_referrals_q(user):
-    sent, received = _sent_and_received(user_institution_ids(user))
-    return (sent | received) & Q(status__in=OPEN_STATUSES)
+    """Open referrals the user is a party of: a membership without a party role (coordinator, administrator, data
+    protection) is no need to know the institution's cases (see permissions.is_party)."""
+    return _party_q(user) & Q(status__in=OPEN_STATUSES)
 
 
 def _my_open_referrals(user):
@@ -440,7 +440,7 @@ class StartPage:
         self.waiting = waiting_for(user, candidates)
         self.open_cases, _more = keyset_page(
             Referral.objects.filter(_my_open_referrals_q(user)).select_related(*LIST_RELATED), size=open_cases_limit,
-            sides=_sent_and_received(user_institution_ids(user)))
+            sides=_sent_and_received(permissions.party_institution_ids(user)))
         horizon = timezone.now() + timezone.timedelta(days=meeting_days)
         self.meetings = list(Meeting.objects.select_related("referral")
                              .filter(recorded_at__isnull=True, scheduled_at__isnull=False, scheduled_at__lte=horizon,

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from institutions.services import membership_set_roles
 from referrals import selectors, services
 from referrals.ahv import ahv_digest
 from referrals.errors import TransitionNotAllowed
@@ -130,6 +131,14 @@ def test_known_person_list_has_reference_status_and_other_institution_in_fixed_q
     assert {r.status for r in rows} == {Status.SUBMITTED, Status.CLOSED, Status.REJECTED}
     assert {r.other_institution.key for r in rows} == {"sd-luzern"}
 
+
+
+def test_known_person_list_names_no_case_of_an_institution_where_the_user_is_no_party(
+        make_referral, data_protection, directory):
+    make_referral(Status.SUBMITTED)  # received by the IV, where this user only reads the audit trail
+    membership_set_roles(user=data_protection, institution=directory["third"], roles=["case_worker"])
+    data_protection.refresh_from_db()
+    assert selectors.known_person_referrals(data_protection, ahv_digest(VALID_AHV)) == []
 
 # --- Reproduction 2: the API --------------------------------------------------------------------------------
 

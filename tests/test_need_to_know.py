@@ -95,6 +95,18 @@ def test_the_receiver_sees_no_draft(make_referral, contact_person):
 
 # --- pages ----------------------------------------------------------------------------------------------------
 
+def test_a_start_page_lists_open_cases_only_of_institutions_where_the_user_is_a_party(
+        client, make_referral, data_protection, directory):
+    referral = make_referral(Status.SUBMITTED)  # received by the IV, where the data protection officer works
+    client.force_login(data_protection)
+    assert referral not in client.get(reverse("home")).context["open_cases"]
+    membership_set_roles(user=data_protection, institution=directory["third"], roles=["case_worker"])
+    data_protection.refresh_from_db()
+    own = make_referral(Status.SUBMITTED, receiver="third")
+    shown = client.get(reverse("home")).context["open_cases"]
+    assert own in shown and referral not in shown
+
+
 @pytest.mark.parametrize("persona", ["coordinator", "administrator"])
 def test_the_coordinators_case_page_is_pseudonymised(client, request, case, persona):
     client.force_login(request.getfixturevalue(persona))

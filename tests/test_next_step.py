@@ -294,9 +294,9 @@ def test_coordinator_start_page_queries_stay_fixed(client, make_referral, direct
     for i in range(n):
         make_referral(Status.SUBMITTED if i % 2 else Status.ACTIVE, client=client_data(directory, ahv_number=ahv(i)))
     client.force_login(personas["coordinator"])
-    # session, user, memberships; the RAV's own referrals (none: no prefetches), reminder settings, unread
-    # rejections, open cases, next meetings; the overview: the 100 referrals longest in an open status with
-    # meetings, cost approvals, comments, reminder events, and the reminder settings again.
-    with django_assert_num_queries(14):
+    # session, user, memberships; reminder settings, unread rejections (a party nowhere, the coordinator has no
+    # own referrals, open cases or meetings to read); the overview: the 100 referrals longest in an open status
+    # with meetings, cost approvals, comments, reminder events, and the reminder settings again.
+    with django_assert_num_queries(11):
         response = client.get("/")
     assert sum(count for _name, _items, count in response.context["waiting_longest"]) == n
