@@ -50,6 +50,8 @@ def home(request):
         "is_signatory": Role.SIGNATORY in roles,
         "files_referrals": Role.CASE_WORKER in roles or Role.CONTACT_PERSON in roles,
         "sees_everything": sees_everything,
+        # Open cases and meetings only where the user works cases (need to know, see selectors.StartPage).
+        "is_party": any(role in roles for role in permissions.PARTY_ROLES),
         "reads_audit": Role.DATA_PROTECTION in roles,
     }
     services.access_log_record_many(user=user, referrals=[r for r in context["open_cases"] if r.identity_visible],

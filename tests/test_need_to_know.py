@@ -99,12 +99,22 @@ def test_a_start_page_lists_open_cases_only_of_institutions_where_the_user_is_a_
         client, make_referral, data_protection, directory):
     referral = make_referral(Status.SUBMITTED)  # received by the IV, where the data protection officer works
     client.force_login(data_protection)
-    assert referral not in client.get(reverse("home")).context["open_cases"]
+    page = client.get(reverse("home"))
+    assert referral not in page.context["open_cases"]
+    assert "Open cases of your institution" not in page.content.decode()  # no empty promise either
     membership_set_roles(user=data_protection, institution=directory["third"], roles=["case_worker"])
     data_protection.refresh_from_db()
     own = make_referral(Status.SUBMITTED, receiver="third")
     shown = client.get(reverse("home")).context["open_cases"]
     assert own in shown and referral not in shown
+
+
+def test_the_coordinators_start_page_points_to_the_list_instead_of_own_open_cases(client, make_referral, coordinator):
+    make_referral(Status.SUBMITTED)
+    client.force_login(coordinator)
+    text = client.get(reverse("home")).content.decode()
+    assert "Open cases of your institution" not in text and "Meetings in the next 30 days" not in text
+    assert "You work no cases yourself" in text and reverse("referrals:list") in text
 
 
 @pytest.mark.parametrize("persona", ["coordinator", "administrator"])
