@@ -10,7 +10,16 @@ from django import forms
 from django.template import Context, Template
 from django.utils import timezone
 
-from referrals.templatetags.optima import bs, chf, days_ago, is_checkbox, is_choice_list, status_badge, swissdate
+from referrals.templatetags.optima import (
+    bs,
+    case_rows,
+    chf,
+    days_ago,
+    is_checkbox,
+    is_choice_list,
+    status_badge,
+    swissdate,
+)
 
 UTC = datetime.UTC
 
@@ -82,11 +91,11 @@ def test_days_ago():
     assert days_ago(None) == ""
 
 
-def test_status_badge_escapes():
-    referral = SimpleNamespace(status="submitted", get_status_display=lambda: "<b>Waiting</b>")
-    html = status_badge(referral)
-    assert 'class="badge rounded-pill status-badge status-submitted"' in html
-    assert "&lt;b&gt;Waiting&lt;/b&gt;" in html
+def test_status_badge_names_the_status_in_the_language_of_the_page_and_escapes():
+    html = status_badge(SimpleNamespace(status="submitted"))
+    assert 'class="badge rounded-pill status-badge status-submitted"' in html and "Wartet auf Entscheid" in html
+    odd = status_badge(SimpleNamespace(status="<b>odd</b>"))
+    assert "<b>" not in odd and "&lt;b&gt;odd&lt;/b&gt;" in odd
 
 
 class _Form(forms.Form):
@@ -113,3 +122,28 @@ def test_widget_kind_filters():
     assert is_checkbox(form["agree"]) and not is_choice_list(form["agree"])
     assert is_choice_list(form["kind"]) and not is_checkbox(form["kind"])
     assert not is_checkbox(form["name"]) and not is_choice_list(form["name"])
+
+
+def _row(**overrides):
+    values = dict(pk=7, reference="OPT-2026-0007", anonymised_at=None, identity_visible=True, identity_hidden=False,
+                  client=SimpleNamespace(full_name="<i>Mara</i> Beispiel"), status="active",
+                  referring_institution=SimpleNamespace(name="Sozialdienst <Luzern>"), receiving_institution=None,
+                  status_changed_at=timezone.now() - datetime.timedelta(days=3))
+    return SimpleNamespace(**{**values, **overrides})
+
+
+def test_case_rows_link_the_case_and_escape_names_and_institutions(db):
+    html = case_rows([_row()])
+    assert 'href="/faelle/7/"' in html and "OPT-2026-0007" in html
+    assert "&lt;i&gt;Mara&lt;/i&gt; Beispiel" in html and "Sozialdienst &lt;Luzern&gt;" in html and "<i>" not in html
+    assert "—" in html and "seit 3 Tagen" in html and 'data-label="Referenz"' in html
+
+
+@pytest.mark.parametrize("flags, shown", [
+    ({"identity_visible": False}, "(pseudonymisiert)"),
+    ({"identity_visible": False, "identity_hidden": True}, "(Einwilligung widerrufen – keine Personendaten)"),
+    ({"anonymised_at": timezone.now()}, "(anonymisiert)"),
+])
+def test_case_rows_show_no_name_without_need_to_know(db, flags, shown):
+    html = case_rows([_row(**flags)])
+    assert "Mara" not in html and shown in html
