@@ -438,9 +438,10 @@ class StartPage:
     def __init__(self, user, open_cases_limit=50, meeting_days=30, meetings_limit=10):
         candidates = list(_my_open_referrals(user).filter(_possibly_mine_q(user)))
         self.waiting = waiting_for(user, candidates)
-        self.open_cases, _more = keyset_page(
+        self.open_cases, more = keyset_page(
             Referral.objects.filter(_my_open_referrals_q(user)).select_related(*LIST_RELATED), size=open_cases_limit,
             sides=_sent_and_received(permissions.party_institution_ids(user)))
+        self.more_open_cases = more is not None
         horizon = timezone.now() + timezone.timedelta(days=meeting_days)
         self.meetings = list(Meeting.objects.select_related("referral")
                              .filter(recorded_at__isnull=True, scheduled_at__isnull=False, scheduled_at__lte=horizon,

@@ -20,7 +20,7 @@ from institutions.validators import has_control_characters
 from . import calendar, forms, permissions, selectors, services
 from .ahv import ahv_digest
 from .errors import TransitionNotAllowed
-from .models import CostApproval, Document, Invoice, Measure, Meeting, MeetingKind, Status
+from .models import OPEN_STATUSES, CostApproval, Document, Invoice, Measure, Meeting, MeetingKind, Status
 from .rules import Finding, Situation, assess
 
 # Service errors that name something other than a form field land on the field people fix.
@@ -28,6 +28,8 @@ FIELD_ALIASES = {"consent": "consent_given_on", "client": "first_name"}
 
 
 WAITING_SHOWN = 30
+# The start page shows the newest changes among the open cases; the list has them all (?status=open).
+OPEN_CASES_SHOWN = 10
 
 
 @login_required
@@ -35,7 +37,7 @@ def home(request):
     user = request.user
     roles = user_roles(user)
     sees_everything = Role.COORDINATOR in roles or Role.ADMIN in roles
-    start = selectors.StartPage(user)
+    start = selectors.StartPage(user, open_cases_limit=OPEN_CASES_SHOWN)
     # The most urgent first; all of them on request (issue 14: the page stays small for a busy contact person).
     shown = start.waiting if request.GET.get("alle") == "1" else start.waiting[:WAITING_SHOWN]
     context = {
@@ -45,6 +47,7 @@ def home(request):
         "waiting_longest_sample": selectors.LONGEST_WAITING_SAMPLE,
         "meetings": start.meetings[:10],
         "open_cases": selectors.with_identity_flags(user, start.open_cases),
+        "more_open_cases": start.more_open_cases,
         "waiting_longest": selectors.waiting_longest_by_institution() if sees_everything else None,
         "is_contact_person": Role.CONTACT_PERSON in roles,
         "is_signatory": Role.SIGNATORY in roles,
@@ -60,6 +63,8 @@ def home(request):
 
 
 LIST_PAGE_SIZE = 50
+# The list's status filter also takes "open": every status that is not final (the start page links to it).
+OPEN = "open"
 
 
 @login_required
@@ -75,6 +80,8 @@ def referral_list(request):
     referrals = selectors.search_referrals(request.user, query)
     if status in Status.values:
         referrals = referrals.filter(status=status)
+    elif status == OPEN:
+        referrals = referrals.filter(status__in=OPEN_STATUSES)
     # Keyset pages of 50 (issue 14): the cost of a page does not grow with the list.
     rows, next_cursor = ([], None) if query_error else selectors.keyset_page(
         referrals, request.GET.get("after"), size=LIST_PAGE_SIZE, sides=selectors.party_sides(request.user))

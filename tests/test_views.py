@@ -707,7 +707,7 @@ def _active_referrals_with_cost_approvals(make_referral, directory, receiving_wo
 # session, user, memberships (cached for the request), then (issue 13) one load of the open referrals where
 # something can be mine with what next_step needs - meetings, cost approvals, comments, reminder events -, the
 # reminder settings, and the rejections/withdrawals not yet read: "Wartet auf Sie". Then (issue 14) the newest
-# 50 open cases (the ids of each side's newest, then those rows: selectors.keyset_page) and the next 10
+# 10 open cases (the ids of each side's newest, then those rows: selectors.keyset_page) and the next 10
 # meetings; plus one INSERT of the audit records for the client names shown (issue 9).
 HOME_QUERIES_REFERRER = 14
 HOME_QUERIES_CONTACT_PERSON = 14
@@ -860,3 +860,22 @@ def test_sending_an_edited_draft_names_the_newly_chosen_receiver(client, directo
     draft.refresh_from_db()
     assert draft.status == Status.SUBMITTED
     assert "WAS IV Luzern" in str(list(response.wsgi_request._messages)[0])
+
+
+def test_the_start_page_shows_the_ten_open_cases_changed_last_and_links_to_all_open_ones(
+        client, make_referral, directory, referrer):
+    _submitted_referrals(make_referral, directory, 12)
+    client.force_login(referrer)
+    response = client.get("/")
+    shown = response.context["open_cases"]
+    newest = list(Referral.objects.order_by("-status_changed_at", "-pk")[:10])
+    assert shown == newest and response.context["more_open_cases"]
+    text = response.content.decode()
+    assert "The 10 open cases changed last" in text and f'{reverse("referrals:list")}?status=open' in text
+
+
+def test_the_list_filters_all_open_referrals(client, make_referral, referrer):
+    open_one, closed = make_referral(Status.ACTIVE), make_referral(Status.CLOSED)
+    client.force_login(referrer)
+    shown = client.get(reverse("referrals:list"), {"status": "open"}).context["referrals"]
+    assert open_one in shown and closed not in shown
