@@ -348,9 +348,9 @@ def _my_open_referrals_q(user):
 
 
 def _my_open_referrals(user):
-    """Open referrals my institutions send or receive, with what next_step needs, newest change first."""
-    return _with_tasks(Referral.objects.filter(_my_open_referrals_q(user)).select_related("client")
-                       .order_by("-status_changed_at", "-pk"))
+    """Open referrals my institutions send or receive, with what next_step needs, newest change first (no client:
+    what waits names the reference and the institutions, on the page and in reminder e-mails alike)."""
+    return _with_tasks(Referral.objects.filter(_my_open_referrals_q(user)).order_by("-status_changed_at", "-pk"))
 
 
 def _institutions_where(user, role):
