@@ -1,18 +1,28 @@
 """Reads of the billing app, scoped to the user. Cases are read through referrals' selectors only."""
 
 import datetime
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from institutions.models import Role
+from institutions.models import Institution, Role
 from institutions.selectors import user_has_role, user_institution_ids, user_sees_everything
 from referrals import selectors as referral_selectors
 
-from .fees import Config, fee_for_month, first_of_month, is_billable_month, months_between
+from .fees import (
+    MODEL_A_CONDITIONS,
+    Config,
+    fee_for_month,
+    first_of_month,
+    is_billable_month,
+    min_active_days,
+    months_between,
+)
 from .models import FeeModelRule, FeeRate, FeeStatement
 
 
@@ -87,7 +97,9 @@ def model_c_balance(years=None):
 
     Every case active in a year counts once in that year for its pair; fees follow model A's conditions and the
     rates valid in each month, whatever model is configured - so the steering group sees whether the balance
-    tilts enough to switch from B to A. One query for the cases, two for the configuration."""
+    tilts enough to switch from B to A. On PostgreSQL the database adds up the cases and billable months
+    (``_pair_years_sql``: a national directory has a million referrals, issue 14); elsewhere Python does
+    (``_pair_years_python``), with identical figures (tests/test_billing_model_c.py)."""
     today = timezone.localdate()
     if years is None:
         first_year, last_year = 2000, today.year
@@ -95,28 +107,104 @@ def model_c_balance(years=None):
         years = sorted(years)
         first_year, last_year = years[0], years[-1]
     config = Config.load()
+    pair_years = _pair_years_sql if connection.vendor == "postgresql" else _pair_years_python
+    totals = pair_years(config, first_year, last_year, years, today)
+    return _balance(totals, bool(config.rates))
+
+
+def _balance(totals, rates_configured):
+    """{(year, referrer id, leader id): (cases, fees)} -> ModelC, one row per year and pair (named in order)."""
+    institutions = Institution.objects.in_bulk({pk for _year, *pair in totals for pk in pair})
     rows = {}
+    for (year, referrer_id, leader_id), (cases, fees) in totals.items():
+        referrer, leader = institutions[referrer_id], institutions[leader_id]
+        first, second = sorted([referrer, leader], key=lambda i: (i.name, i.pk))
+        row = rows.setdefault((year, first.pk, second.pk), BalanceRow(year, first, second))
+        if referrer.pk == first.pk:
+            row.given += cases
+            row.fees_second_bills += fees
+        else:
+            row.taken += cases
+            row.fees_first_bills += fees
+    return ModelC(sorted(rows.values(), key=lambda r: (r.year, r.first.name, r.second.name)), rates_configured)
+
+
+def _pair_years_python(config, first_year, last_year, years, today):
+    totals = {}
     cases = referral_selectors.cases_active_between(datetime.date(first_year, 1, 1), datetime.date(last_year, 12, 31))
     for referral in cases:
-        referrer, leader = referral.referring_institution, referral.receiving_institution
-        first, second = sorted([referrer, leader], key=lambda i: (i.name, i.pk))
         until = referral.active_until or max(today, referral.active_from)
         for year in range(max(referral.active_from.year, first_year), min(until.year, last_year) + 1):
             if years is not None and year not in years:
                 continue
-            row = rows.setdefault((year, first.pk, second.pk), BalanceRow(year, first, second))
             fees = Decimal("0.00")
             start = max(referral.active_from, datetime.date(year, 1, 1))
             for month in months_between(start, min(until, datetime.date(year, 12, 31))):
                 if is_billable_month(month, referral.active_from, referral.active_until):
                     fees += fee_for_month(config, referral, month, assume_model_a=True).rate or Decimal("0.00")
-            if referrer.pk == first.pk:
-                row.given += 1
-                row.fees_second_bills += fees
-            else:
-                row.taken += 1
-                row.fees_first_bills += fees
-    return ModelC(sorted(rows.values(), key=lambda r: (r.year, r.first.name, r.second.name)), bool(config.rates))
+            key = (year, referral.referring_institution_id, referral.receiving_institution_id)
+            cases_before, fees_before = totals.get(key, (0, Decimal("0.00")))
+            totals[key] = (cases_before + 1, fees_before + fees)
+    return totals
+
+
+# Model C in the database: the cases of ``cases_active_between`` (one definition of a case's active span), the
+# years each counts in, and its billable months priced with the monthly rate valid for the leader's kind. The
+# rates are handed in per kind as an array with one entry per month of the period, computed by Config, so the
+# database applies exactly the configuration Python would (a joined table of rates made PostgreSQL compare every
+# case-month with every rate: minutes for all time). Model A's condition is the referral's situation field that
+# must be false for the leader's kind.
+PAIR_YEARS_SQL = """
+WITH cases AS MATERIALIZED ({cases}), spans AS (
+    SELECT referrer, leader, leader_kind, CASE leader_kind {conditions} ELSE false END AS condition_met,
+           active_from, active_until, COALESCE(active_until, GREATEST(%(today)s, active_from)) AS until
+    FROM cases
+), case_years AS (
+    SELECT y AS year, referrer, leader, count(*) AS cases
+    FROM spans, generate_series(GREATEST(extract(year FROM active_from)::int, %(first_year)s),
+                                LEAST(extract(year FROM until)::int, %(last_year)s)) AS y
+    GROUP BY 1, 2, 3
+), fees AS (
+    SELECT extract(year FROM month_start)::int AS year, referrer, leader, SUM({rate}) AS fees
+    FROM spans
+    CROSS JOIN LATERAL generate_series(date_trunc('month', GREATEST(active_from, %(first_day)s)),
+                                       LEAST(until, %(last_day)s), interval '1 month') AS series(month_start)
+    WHERE condition_met
+      AND GREATEST(LEAST((month_start + interval '1 month')::date - 1,
+                         COALESCE(active_until, (month_start + interval '1 month')::date - 1))
+                   - GREATEST(month_start::date, active_from) + 1, 0) >= %(min_days)s
+    GROUP BY 1, 2, 3
+)
+SELECT case_years.year, case_years.referrer, case_years.leader, case_years.cases, COALESCE(fees.fees, 0)
+FROM case_years LEFT JOIN fees USING (year, referrer, leader)
+WHERE %(all_years)s OR case_years.year = ANY(%(years)s::int[])
+"""
+
+
+def _pair_years_sql(config, first_year, last_year, years, today):
+    first_day, last_day = datetime.date(first_year, 1, 1), datetime.date(last_year, 12, 31)
+    fields = sorted({field for field, _why in MODEL_A_CONDITIONS.values()})
+    cases = (referral_selectors.cases_active_between(first_day, last_day).order_by()
+             .values("active_from", "active_until", *fields, referrer=F("referring_institution_id"),
+                     leader=F("receiving_institution_id"), leader_kind=F("receiving_institution__kind")))
+    cases_sql, cases_params = cases.query.sql_with_params()
+    months = list(months_between(first_day, last_day))
+    named = {"today": today, "first_day": first_day, "last_day": last_day, "first_year": first_year,
+             "last_year": last_year, "min_days": min_active_days(), "all_years": years is None, "years": years or []}
+    named.update({f"rates_{kind}": [config.rate(kind, month) for month in months] for kind in MODEL_A_CONDITIONS})
+    month_index = "(extract(year FROM month_start)::int - %(first_year)s) * 12 + extract(month FROM month_start)::int"
+    rate = "CASE leader_kind " + " ".join(f"WHEN '{kind}' THEN (%(rates_{kind})s::numeric[])[{month_index}]"
+                                          for kind in MODEL_A_CONDITIONS) + " END"
+    conditions = " ".join(f"WHEN '{kind}' THEN NOT {field}" for kind, (field, _why) in MODEL_A_CONDITIONS.items())
+    ours = PAIR_YEARS_SQL.replace("{rate}", rate).replace("{conditions}", conditions)
+    # Django's part has positional parameters; ours are named for reading and put in the order they appear.
+    order = []
+    ours = re.sub(r"%\((\w+)\)s", lambda match: order.append(match[1]) or "%s", ours)
+    sql = ours.replace("{cases}", cases_sql)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*cases_params, *(named[name] for name in order)])
+        return {(year, referrer, leader): (count, Decimal(fees).quantize(Decimal("0.01")))
+                for year, referrer, leader, count, fees in cursor.fetchall()}
 
 
 @dataclass

@@ -6,11 +6,14 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 from test_billing_statements import d, run_case
 from test_reporting_pilot_data import build_pilot, make_user, pilot_directory
 
 from billing import selectors, services
+from billing.fees import Config
 from referrals import selectors as referral_selectors
 
 
@@ -95,3 +98,22 @@ def test_model_c_opens_on_its_own_page_without_javascript(client, coordinator):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'data-testid="model-c"' in html and "<h1" in html and "01.01.2026" in html
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the database's own computation is PostgreSQL's")
+@pytest.mark.parametrize("years", [None, [2019], [2018, 2020], [timezone.localdate().year]])
+def test_the_databases_model_c_equals_the_computation_case_by_case(concept_rates, administrator, directory, settings,
+                                                                    years):
+    # A national directory's model C is added up by PostgreSQL (issue 14): the same figures as Python's, with a rate
+    # that changes within the period, a minimum of active days and cases open today.
+    from scale import synthetic
+
+    synthetic.generate(referrals=400, seed=5, institutions=3, years=8)
+    services.fee_rate_create(actor=administrator, leader_kind="iv", monthly_rate_chf=Decimal("250.00"),
+                             valid_from=datetime.date(2017, 1, 1), valid_until=datetime.date(2018, 12, 31))
+    settings.BILLING_MIN_ACTIVE_DAYS = 10
+    config, today = Config.load(), timezone.localdate()
+    first, last = (years[0], years[-1]) if years else (2000, today.year)
+    from_python = selectors._pair_years_python(config, first, last, years, today)
+    assert from_python and sum(fees for _cases, fees in from_python.values()) > 0
+    assert selectors._pair_years_sql(config, first, last, years, today) == from_python
