@@ -108,10 +108,12 @@ def can_upload_document(user, referral):
 def consent_withdrawal_hides_identity(user, referral):
     """Once the client withdrew consent, the receiving institution sees only the pseudonymised case
     (codes, dates): no identity, no free texts, no documents. The referrer keeps its own client."""
+    # Party roles only: a data-protection or coordinator membership at the referrer is no need to know the client.
+    parties = party_institution_ids(user)
     return (
         referral.consent_withdrawn_on is not None
-        and is_receiver_member(user, referral)
-        and not is_referrer_member(user, referral)
+        and referral.receiving_institution_id in parties
+        and referral.referring_institution_id not in parties
     )
 
 

@@ -4,7 +4,8 @@ import functools
 import operator
 from decimal import Decimal
 
-from django.db import connection
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connection, models
 from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.sql.where import AND
 from django.utils import timezone
@@ -80,7 +81,7 @@ def referral_for_user(user, pk):
 def _identity_hidden_q(user):
     """Referrals whose client this user's institutions no longer see: consent withdrawn, and the user is only
     on the receiving side (permissions.consent_withdrawal_hides_identity, as a query)."""
-    institution_ids = user_institution_ids(user)
+    institution_ids = permissions.party_institution_ids(user)
     return (Q(consent_withdrawn_on__isnull=False, receiving_institution_id__in=institution_ids)
             & ~Q(referring_institution_id__in=institution_ids))
 
@@ -493,8 +494,25 @@ def party_sides(user):
 
 
 def _order_keys(queryset):
-    """The fields of `queryset`'s ordering as (field, descending) pairs, e.g. [("status_changed_at", True), ...]."""
-    return [(name.lstrip("-"), name.startswith("-")) for name in queryset.query.order_by]
+    """The fields of `queryset`'s ordering as (field, descending) pairs, e.g. [("status_changed_at", True), ...];
+    None unless Python can sort the rows as the database does: an explicit ordering in the standard direction by
+    local fields that are never null and are no relations or texts (collations differ)."""
+    query = queryset.query
+    if not query.order_by or not query.standard_ordering:
+        return None
+    keys = []
+    for name in query.order_by:
+        if not isinstance(name, str):
+            return None
+        field_name = name.lstrip("-")
+        try:
+            field = queryset.model._meta.pk if field_name == "pk" else queryset.model._meta.get_field(field_name)
+        except FieldDoesNotExist:
+            return None
+        if field.null or field.is_relation or isinstance(field, (models.CharField, models.TextField)):
+            return None
+        keys.append((field_name, name.startswith("-")))
+    return keys
 
 
 def _first_ids(queryset, sides, limit):
@@ -502,7 +520,7 @@ def _first_ids(queryset, sides, limit):
 
     Each side's first `limit` rows are read with their ordering values and merged here: the same first `limit`
     rows as one scan filtering the OR of the sides."""
-    keys = _order_keys(queryset)
+    keys = _order_keys(queryset)  # not None: checked by _first_rows
     fields = [field for field, _descending in keys]
     if connection.features.supports_slicing_ordering_in_compound:
         base = _without_filter(queryset, functools.reduce(operator.or_, sides))
@@ -528,14 +546,14 @@ def _first_rows(queryset, sides, limit):
     visibility filter) and joined the institutions by scanning them once per row. Two statements can see two
     states: a referral that left the list in between (withdrawn, closed) would make the page one row short, and
     a short page looks like the last one. So the page is read again until its rows are the rows of its ids."""
-    if len(sides) < 2:
+    if len(sides) < 2 or _order_keys(queryset) is None:
         return list(queryset[:limit])
     for _attempt in range(_READ_TRIES):
         ids = _first_ids(queryset, sides, limit)
         rows = list(queryset.filter(pk__in=ids))
         if len(rows) == len(ids):
-            break
-    return rows
+            return rows
+    return list(queryset[:limit])  # still changing under us: one statement, slower but consistent
 
 
 def _without_filter(queryset, condition):

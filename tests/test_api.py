@@ -14,6 +14,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from audit.models import AuditRecord
+from institutions.services import membership_set_roles
 from referrals import services
 from referrals.models import CostApproval, EventKind, ReferralEvent, Status
 from tests.conftest import PASSWORD, VALID_AHV, client_data, referral_data
@@ -180,6 +181,16 @@ def test_list_shows_only_the_users_referrals(make_referral, referrer, contact_pe
     assert ids(referrer, "?direction=received") == set()
     assert ids(contact_person, "?direction=received") == {submitted.pk}
 
+
+
+def test_direction_counts_only_institutions_where_the_user_works_cases(make_referral, coordinator, directory):
+    submitted = make_referral(Status.SUBMITTED)  # from the social services to the IV
+    membership_set_roles(user=coordinator, institution=directory["iv"], roles=["data_protection"])
+    membership_set_roles(user=coordinator, institution=directory["third"], roles=["case_worker"])
+    coordinator.refresh_from_db()
+    client = api(coordinator)
+    assert client.get("/api/v1/referrals/").json()["results"]  # the coordinator still sees every referral
+    assert submitted.pk not in {r["id"] for r in client.get("/api/v1/referrals/?direction=received").json()["results"]}
 
 def test_list_item_shape(make_referral, referrer):
     referral = make_referral(Status.SUBMITTED)

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from institutions.services import membership_set_roles
 from referrals import permissions, selectors, services
 from referrals.errors import TransitionNotAllowed
 from referrals.models import ClosureGround, ClosureOutcome, Referral, Status
@@ -136,6 +137,17 @@ def test_permission_rules_per_persona(withdrawn_case, personas):
     identity = {name: permissions.can_see_client_identity(user, withdrawn_case) for name, user in personas.items()}
     assert identity == {"referrer": True, "contact_person": False, "receiving_worker": False, "signatory": True,
                         "coordinator": False, "outsider": False}
+
+
+def test_a_membership_without_a_party_role_at_the_referrer_does_not_lift_the_hiding(
+        withdrawn_case, receiving_worker, directory):
+    # A case worker of the receiver who also reads the audit trail at the referring social services: no need to know.
+    membership_set_roles(user=receiving_worker, institution=directory["social"], roles=["data_protection"])
+    receiving_worker.refresh_from_db()
+    assert permissions.consent_withdrawal_hides_identity(receiving_worker, withdrawn_case)
+    assert not permissions.can_see_client_identity(receiving_worker, withdrawn_case)
+    assert withdrawn_case in selectors.visible_referrals(receiving_worker).filter(selectors._identity_hidden_q(
+        receiving_worker))
 
 
 @pytest.mark.parametrize("persona", ["contact_person", "receiving_worker"])

@@ -198,3 +198,26 @@ def test_a_referral_leaving_the_list_between_reading_ids_and_rows_leaves_no_shor
     assert withdrawn[0] not in rows
     rest, end = selectors.keyset_page(inbox, cursor=cursor, size=5, sides=selectors.party_sides(contact_person))
     assert len(rest) == 2 and end is None and not set(rows) & set(rest)
+
+
+def test_a_page_that_keeps_changing_while_read_is_read_in_one_statement(make_referral, contact_person, monkeypatch):
+    from referrals import selectors
+
+    for _ in range(4):
+        make_referral(status=Status.SUBMITTED)
+    inbox = selectors.visible_referrals(contact_person).filter(status=Status.SUBMITTED)
+    read_ids = selectors._first_ids
+    monkeypatch.setattr(selectors, "_first_ids", lambda *args: [*read_ids(*args), 10**9])  # an id that never reads
+    rows, cursor = selectors.keyset_page(inbox, size=3, sides=selectors.party_sides(contact_person))
+    assert len(rows) == 3 and cursor is not None
+
+
+def test_rows_are_merged_by_side_only_where_python_sorts_as_the_database_does(contact_person):
+    from referrals.selectors import _order_keys, visible_referrals
+
+    listing = visible_referrals(contact_person)
+    assert _order_keys(listing.order_by("-status_changed_at", "-pk")) == [("status_changed_at", True), ("pk", True)]
+    assert _order_keys(listing.order_by()) is None  # no explicit ordering
+    assert _order_keys(listing.order_by("-status_changed_at", "-pk").reverse()) is None
+    assert _order_keys(listing.order_by("reference")) is None  # text: collations differ
+    assert _order_keys(listing.order_by("receiving_institution")) is None  # a relation sorts by its own ordering

@@ -24,7 +24,6 @@ from audit.models import Action
 from institutions.models import InstitutionKind, User
 from institutions.selectors import (
     institutions_for_directory,
-    user_institution_ids,
     user_primary_membership,
     user_roles,
 )
@@ -194,7 +193,7 @@ class ReferralFilter(django_filters.FilterSet):
         label="sent: referrals your institution filed; received: referrals sent to your institution")
 
     def filter_direction(self, queryset, name, value):
-        institution_ids = user_institution_ids(self.request.user)
+        institution_ids = permissions.party_institution_ids(self.request.user)  # where the user works cases
         if value == "sent":
             return queryset.filter(referring_institution_id__in=institution_ids)
         return queryset.filter(receiving_institution_id__in=institution_ids)

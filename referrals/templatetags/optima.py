@@ -82,7 +82,7 @@ def case_rows(rows):
     return format_html_join("", CASE_ROW, (
         (labels[0], reverse("referrals:detail", args=[r.pk]), r.reference, labels[1], _client_cell(r),
          labels[2], r.referring_institution.name, labels[3],
-         r.receiving_institution.name if r.receiving_institution else "—", labels[4], status_badge(r),
+         (r.receiving_institution and r.receiving_institution.name) or "—", labels[4], status_badge(r),
          _since(r.status_changed_at))
         for r in rows))
 
