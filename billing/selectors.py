@@ -182,6 +182,15 @@ WHERE %(all_years)s OR case_years.year = ANY(%(years)s::int[])
 
 
 def _pair_years_sql(config, first_year, last_year, years, today):
+    sql, params = _pair_years_statement(config, first_year, last_year, years, today)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(year, referrer, leader): (count, Decimal(fees).quantize(Decimal("0.01")))
+                for year, referrer, leader, count, fees in cursor.fetchall()}
+
+
+def _pair_years_statement(config, first_year, last_year, years, today):
+    """PAIR_YEARS_SQL with its parameters (positional) for these years."""
     first_day, last_day = datetime.date(first_year, 1, 1), datetime.date(last_year, 12, 31)
     fields = sorted({field for field, _why in MODEL_A_CONDITIONS.values()})
     cases = (referral_selectors.cases_active_between(first_day, last_day).order_by()
@@ -200,11 +209,67 @@ def _pair_years_sql(config, first_year, last_year, years, today):
     # Django's part has positional parameters; ours are named for reading and put in the order they appear.
     order = []
     ours = re.sub(r"%\((\w+)\)s", lambda match: order.append(match[1]) or "%s", ours)
-    sql = ours.replace("{cases}", cases_sql)
+    return ours.replace("{cases}", cases_sql), [*cases_params, *(named[name] for name in order)]
+
+
+# The pairs of PAIR_YEARS_SQL folded into rows of ModelC (the first institution of a pair is the one whose
+# (name, id) comes first, compared by code point like Python's sort) and ranked as ModelC.largest does: per
+# year, the largest balance first, then the most cases, then the table's order.
+LARGEST_SQL = """
+WITH pair_years AS ({pair_years}), folded AS (
+    SELECT p.year, p.cases, p.fees, ri.id AS referrer_id, li.id AS leader_id, ri.name AS referrer_name,
+           li.name AS leader_name, (ri.name COLLATE "C", ri.id) <= (li.name COLLATE "C", li.id) AS referrer_first
+    FROM pair_years AS p(year, referrer, leader, cases, fees)
+    JOIN {institution} ri ON ri.id = p.referrer
+    JOIN {institution} li ON li.id = p.leader
+), pairs AS (
+    SELECT year,
+           CASE WHEN referrer_first THEN referrer_id ELSE leader_id END AS first_id,
+           CASE WHEN referrer_first THEN leader_id ELSE referrer_id END AS second_id,
+           MIN(CASE WHEN referrer_first THEN referrer_name ELSE leader_name END) AS first_name,
+           MIN(CASE WHEN referrer_first THEN leader_name ELSE referrer_name END) AS second_name,
+           SUM(CASE WHEN referrer_first THEN cases ELSE 0 END) AS given,
+           SUM(CASE WHEN referrer_first THEN 0 ELSE cases END) AS taken,
+           SUM(CASE WHEN referrer_first THEN 0 ELSE fees END) AS fees_first_bills,
+           SUM(CASE WHEN referrer_first THEN fees ELSE 0 END) AS fees_second_bills
+    FROM folded
+    GROUP BY 1, 2, 3
+), ranked AS (
+    SELECT *, count(*) OVER (PARTITION BY year) AS pairs,
+           row_number() OVER (PARTITION BY year ORDER BY abs(fees_first_bills - fees_second_bills) DESC,
+                              given + taken DESC, first_name COLLATE "C", second_name COLLATE "C", first_id,
+                              second_id) AS rank
+    FROM pairs
+)
+SELECT year, first_id, second_id, given, taken, fees_first_bills, fees_second_bills, pairs
+FROM ranked
+WHERE rank <= %s
+ORDER BY year, first_name COLLATE "C", second_name COLLATE "C", first_id, second_id
+"""
+
+
+def model_c_largest(years=None, per_year=100):
+    """``model_c_balance(years).largest(per_year)``: on PostgreSQL the database folds and ranks the pairs too, so a
+    national directory's tens of thousands of pairs a year never reach Python (issue 14)."""
+    if connection.vendor != "postgresql":
+        return model_c_balance(years).largest(per_year)
+    today = timezone.localdate()
+    years = sorted(years) if years is not None else None
+    first_year, last_year = (years[0], years[-1]) if years else (2000, today.year)
+    config = Config.load()
+    pair_years, params = _pair_years_statement(config, first_year, last_year, years, today)
+    sql = LARGEST_SQL.replace("{institution}", Institution._meta.db_table).replace("{pair_years}", pair_years)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*cases_params, *(named[name] for name in order)])
-        return {(year, referrer, leader): (count, Decimal(fees).quantize(Decimal("0.01")))
-                for year, referrer, leader, count, fees in cursor.fetchall()}
+        cursor.execute(sql, [*params, per_year])
+        found = cursor.fetchall()
+    institutions = Institution.objects.in_bulk({pk for row in found for pk in row[1:3]})
+    two_places = Decimal("0.01")
+    rows = [BalanceRow(year, institutions[first], institutions[second], given, taken,
+                       Decimal(first_bills).quantize(two_places), Decimal(second_bills).quantize(two_places))
+            for year, first, second, given, taken, first_bills, second_bills, _pairs in found]
+    pairs_per_year = {row[0]: row[-1] for row in found}
+    left_out = sum(max(0, pairs - per_year) for pairs in pairs_per_year.values())
+    return ModelC(rows, bool(config.rates)), left_out
 
 
 @dataclass

@@ -98,7 +98,8 @@ def model_c(request):
     _require_reports(request.user)
     form = PeriodForm(request.GET or None)
     period = form.period if form.is_bound else kpi.Period()
-    balance, left_out = _model_c(period, timezone.localdate()).largest(MODEL_C_ROWS_PER_YEAR)
+    balance, left_out = billing_selectors.model_c_largest(_model_c_years(period, timezone.localdate()),
+                                                          MODEL_C_ROWS_PER_YEAR)
     context = {"model_c": balance, "model_c_left_out": left_out, "period_query": _query(period),
                "period_label": period_label(period.as_json()),
                "user_is_admin": billing_selectors.can_configure_fees(request.user)}
@@ -115,12 +116,11 @@ def _for_the_page(sections):
     return sections
 
 
-def _model_c(period, today):
-    """Model C (issue 11): the balance per year and pair of institutions, for the years of the chosen period."""
+def _model_c_years(period, today):
+    """Model C (issue 11) shows the balance per year and pair of institutions for the years of the chosen period."""
     first = period.date_from.year if period.date_from else None
     last = period.date_to.year if period.date_to else today.year
-    years = range(first, last + 1) if first else None
-    return billing_selectors.model_c_balance(years=list(years) if years is not None else None)
+    return list(range(first, last + 1)) if first else None
 
 
 # How the page arranges the sections: columns of one or more stacked cards, half or full width.

@@ -106,14 +106,37 @@ def test_the_databases_model_c_equals_the_computation_case_by_case(concept_rates
                                                                     years):
     # A national directory's model C is added up by PostgreSQL (issue 14): the same figures as Python's, with a rate
     # that changes within the period, a minimum of active days and cases open today.
+    _national_cases(administrator, settings)
+    config, today = Config.load(), timezone.localdate()
+    first, last = (years[0], years[-1]) if years else (2000, today.year)
+    from_python = selectors._pair_years_python(config, first, last, years, today)
+    assert from_python and sum(fees for _cases, fees in from_python.values()) > 0
+    assert selectors._pair_years_sql(config, first, last, years, today) == from_python
+
+
+def _national_cases(administrator, settings):
     from scale import synthetic
 
     synthetic.generate(referrals=400, seed=5, institutions=3, years=8)
     services.fee_rate_create(actor=administrator, leader_kind="iv", monthly_rate_chf=Decimal("250.00"),
                              valid_from=datetime.date(2017, 1, 1), valid_until=datetime.date(2018, 12, 31))
     settings.BILLING_MIN_ACTIVE_DAYS = 10
+
+
+def _table(model_c):
+    return [(r.year, r.first.pk, r.second.pk, r.given, r.taken, r.fees_first_bills, r.fees_second_bills)
+            for r in model_c.rows]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the database's own ranking is PostgreSQL's")
+@pytest.mark.parametrize("years, per_year", [(None, 4), ([2019, 2020], 3), ([2019], 1000)])
+def test_the_databases_largest_pairs_equal_pythons_ranking(concept_rates, administrator, directory, settings,
+                                                           years, per_year):
+    _national_cases(administrator, settings)
     config, today = Config.load(), timezone.localdate()
     first, last = (years[0], years[-1]) if years else (2000, today.year)
-    from_python = selectors._pair_years_python(config, first, last, years, today)
-    assert from_python and sum(fees for _cases, fees in from_python.values()) > 0
-    assert selectors._pair_years_sql(config, first, last, years, today) == from_python
+    expected, expected_left_out = selectors._balance(
+        selectors._pair_years_python(config, first, last, years, today), True).largest(per_year)
+    found, left_out = selectors.model_c_largest(years, per_year)
+    assert _table(found) == _table(expected) and left_out == expected_left_out
+    assert found.rows and (left_out > 0) == (per_year < 1000)

@@ -185,7 +185,7 @@ def test_anonymous_is_sent_to_login_or_refused(client, db):
 
 API_QUERIES = 4
 PAGE_QUERIES = 12
-MODEL_C_QUERIES = 6  # session, user, memberships; cases, fee rules, rates
+MODEL_C_QUERIES = 7  # session, user, memberships; fee rules, rates; cases (added up by PostgreSQL); their institutions
 
 
 def test_query_count_does_not_grow_with_the_referrals(client, small, django_assert_num_queries):
