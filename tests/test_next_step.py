@@ -211,6 +211,17 @@ def test_coordinator_sees_what_waits_longest_per_institution_without_client_name
     assert referral.reference in section and "Beispiel" not in section
 
 
+
+def test_the_coordinators_overview_names_the_date_of_a_meeting_still_ahead_not_negative_days(
+        client, make_referral, personas, english_pages):
+    referral = make_referral(Status.ACCEPTED)
+    ahead = timezone.now() + datetime.timedelta(days=5)
+    services.meeting_schedule(referral=referral, actor=personas["referrer"], kind=MeetingKind.HANDOVER,
+                              scheduled_at=ahead)
+    client.force_login(personas["coordinator"])
+    section = client.get("/").content.decode().split('id="longest-title"')[1]
+    assert f"Due on {timezone.localtime(ahead):%d.%m.%Y}" in section and "-5 days" not in section
+
 def test_a_busy_start_page_shows_the_most_urgent_tasks_and_all_of_them_on_request(
         client, make_referral, directory, personas, monkeypatch, english_pages):
     from referrals import views
