@@ -102,6 +102,8 @@ def test_a_start_page_lists_open_cases_only_of_institutions_where_the_user_is_a_
     page = client.get(reverse("home"))
     assert referral not in page.context["open_cases"]
     assert "Open cases of your institution" not in page.content.decode()  # no empty promise either
+    assert f'href="{reverse("referrals:list")}"' not in page.content.decode()  # nor a list that stays empty
+    assert "then your open OPTIMA cases" not in page.content.decode()
     membership_set_roles(user=data_protection, institution=directory["third"], roles=["case_worker"])
     data_protection.refresh_from_db()
     own = make_referral(Status.SUBMITTED, receiver="third")
