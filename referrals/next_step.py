@@ -137,8 +137,10 @@ TASK_PREFETCH = (
     Prefetch("meetings", queryset=Meeting.objects.filter(recorded_at__isnull=True), to_attr="task_meetings"),
     Prefetch("cost_approvals", queryset=CostApproval.objects.select_related("financing_institution"),
              to_attr="task_cost_approvals"),
-    Prefetch("comments", queryset=Comment.objects.select_related("author").prefetch_related("author__memberships"),
-             to_attr="task_comments"),
+    # Comments only matter while a referral waits for its decision (an open question, ``_open_question``); the
+    # comments of active cases were most of the rows loaded for a busy start page (issue 14).
+    Prefetch("comments", queryset=Comment.objects.filter(referral__status=Status.SUBMITTED).select_related("author")
+             .prefetch_related("author__memberships"), to_attr="task_comments"),
 )
 
 
