@@ -100,6 +100,19 @@ def search_referrals(user, query):
     return queryset
 
 
+# The list's status filter also takes "open": every status that is not final (the start page links to it).
+OPEN = "open"
+
+
+def with_status(referrals, status):
+    """`referrals` in one status, in any open one ("open"), or all of them (an empty or unknown value)."""
+    if status in Status.values:
+        return referrals.filter(status=status)
+    if status == OPEN:
+        return referrals.filter(status__in=OPEN_STATUSES)
+    return referrals
+
+
 def known_person_referrals(user, ahv_digest):
     """'Diese Person ist bereits erfasst': the referrals the user's institutions (those where the user is a party)
     sent or received for this AHV number, newest first, each with `other_institution` (the one that is not the

@@ -20,7 +20,7 @@ from institutions.validators import has_control_characters
 from . import calendar, forms, permissions, selectors, services
 from .ahv import ahv_digest
 from .errors import TransitionNotAllowed
-from .models import OPEN_STATUSES, CostApproval, Document, Invoice, Measure, Meeting, MeetingKind, Status
+from .models import CostApproval, Document, Invoice, Measure, Meeting, MeetingKind, Status
 from .rules import Finding, Situation, assess
 
 # Service errors that name something other than a form field land on the field people fix.
@@ -63,8 +63,6 @@ def home(request):
 
 
 LIST_PAGE_SIZE = 50
-# The list's status filter also takes "open": every status that is not final (the start page links to it).
-OPEN = "open"
 
 
 @login_required
@@ -78,10 +76,7 @@ def referral_list(request):
                         "characters.") % {"limit": SEARCH_MAX_LENGTH}
         query = "".join(ch for ch in query if not has_control_characters(ch))[:SEARCH_MAX_LENGTH]
     referrals = selectors.search_referrals(request.user, query)
-    if status in Status.values:
-        referrals = referrals.filter(status=status)
-    elif status == OPEN:
-        referrals = referrals.filter(status__in=OPEN_STATUSES)
+    referrals = selectors.with_status(referrals, status)
     # Keyset pages of 50 (issue 14): the cost of a page does not grow with the list.
     rows, next_cursor = ([], None) if query_error else selectors.keyset_page(
         referrals, request.GET.get("after"), size=LIST_PAGE_SIZE, sides=selectors.party_sides(request.user))

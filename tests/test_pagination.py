@@ -166,6 +166,7 @@ def test_an_outsider_meets_only_referrals_of_their_own_institution_in_lists_api_
     own = set(outsider.memberships.values_list("institution_id", flat=True))
     client.force_login(outsider)
     shown = [*client.get(reverse("referrals:list")).context["referrals"],
+             *client.get(reverse("referrals:list"), {"status": "open"}).context["referrals"],
              *client.get(reverse("home")).context["open_cases"]]
     shown_api = api(outsider).get("/api/v1/referrals/").json()["results"]
     assert shown and shown_api
