@@ -4,8 +4,8 @@ Pure reads of the configuration; ``billing.services`` builds statements from the
 answers the case page and the model-C balance.
 
 The billable-month rule (documented where it is shown): a case is billed for each calendar month in which it
-was active - from the agreed handover meeting to the closing meeting - on at least one day
-(setting ``BILLING_MIN_ACTIVE_DAYS``, default 1, if the institutions agree on another minimum).
+was active - from the agreed handover meeting to the closing meeting (or the withdrawal of consent) - on at
+least one day (setting ``BILLING_MIN_ACTIVE_DAYS``, default 1, if the institutions agree on another minimum).
 """
 
 import datetime

@@ -70,7 +70,7 @@ def case_fee_sentence(referral, today=None):
         return _("This case costs no case fee: %(why)s.") % {"why": fee.why_not}
     return _("This case costs %(referrer)s a case fee of CHF %(rate)s per month (model A), billed by %(leader)s "
              "for each calendar month in which the case is active on at least one day – from the agreed handover "
-             "meeting to the closing meeting.") % {
+             "meeting to the closing meeting or to the day the client withdraws consent.") % {
         "referrer": referrer, "leader": leader, "rate": f"{fee.rate:,.2f}".replace(",", "'")}
 
 

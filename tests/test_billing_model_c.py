@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
-from test_billing_statements import d, run_case
+from test_billing_statements import d, run_case, withdraw_consent
 from test_reporting_pilot_data import build_pilot, make_user, pilot_directory
 
 from billing import selectors, services
@@ -39,6 +39,18 @@ def test_model_c_counts_every_case_once_per_year_and_prices_months_with_model_a(
     assert row.fees_second_bills == Decimal("227.00") * 6
     assert row.fees_first_bills == Decimal("0.00")
     assert row.balance == Decimal("-1362.00")  # the IV would receive CHF 1'362.00 net
+
+
+def test_model_c_prices_a_case_ended_by_a_consent_withdrawal_up_to_the_withdrawal(concept_rates, make_referral,
+                                                                                   receiving_worker, referrer):
+    referral = run_case(make_referral, receiving_worker, start=d(2, 10), consent_given_on=d(1, 5))
+    withdraw_consent(referral, referrer, d(5, 20))  # Feb..May: 4 months, none after
+
+    [row] = selectors.model_c_balance(years=[d(1, 1).year]).rows
+    later = selectors.model_c_balance(years=[d(1, 1).year + 1]).rows
+
+    assert (row.given, row.fees_second_bills) == (1, Decimal("227.00") * 4)
+    assert later == []
 
 
 def test_coordinator_sees_the_model_c_balance_for_the_pilot_data_with_its_table(client, db, administrator):

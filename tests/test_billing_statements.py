@@ -142,6 +142,24 @@ def test_a_rebuild_after_a_changed_case_issues_a_correction_referring_to_the_sta
     assert original.total_chf == Decimal("300.00")
 
 
+def withdraw_consent(referral, actor, on):
+    with time_machine.travel(datetime.datetime(YEAR, 12, 31, 12, tzinfo=datetime.UTC), tick=False):
+        services.referral_withdraw_consent(referral=referral, actor=actor, withdrawn_on=on,
+                                           channel="client_verbally")
+
+
+def test_a_case_ended_by_a_consent_withdrawal_is_billed_up_to_the_withdrawal_and_not_after(
+        fee_config, make_referral, receiving_worker, referrer):
+    # No closing meeting: the case ends on the day consent was withdrawn (it was billed forever before).
+    referral = run_case(make_referral, receiving_worker, start=d(2, 10), consent_given_on=d(1, 5))
+    withdraw_consent(referral, referrer, d(5, 20))
+
+    billed = {month: [line.reference for preview in billing.statement_previews(month=d(month, 1))
+                      for line in preview.lines] for month in (4, 5, 6, 12)}
+
+    assert billed == {4: [referral.reference], 5: [referral.reference], 6: [], 12: []}
+
+
 def test_statements_are_numbered_and_mailed_as_a_link_to_the_billed_signatories(three_cases, signatory,
                                                                                 django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
