@@ -1,11 +1,12 @@
 """Reads of the billing app, scoped to the user. Cases are read through referrals' selectors only."""
 
 import datetime
+import itertools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -148,42 +149,61 @@ def _pair_years_python(config, first_year, last_year, years, today):
     return totals
 
 
-# Model C in the database: the cases of ``cases_active_between`` (one definition of a case's active span), the
-# years each counts in, and its billable months priced with the monthly rate valid for the leader's kind. The
-# rates are handed in per kind as an array with one entry per month of the period, computed by Config, so the
-# database applies exactly the configuration Python would (a joined table of rates made PostgreSQL compare every
-# case-month with every rate: minutes for all time). Model A's condition is the referral's situation field that
-# must be false for the leader's kind.
+# Model C in the database: the cases of ``cases_active_between`` (one definition of a case's active span) and the
+# years each counts in. A case's billable months are one run: every month between its first and last month has
+# at least 28 days (BILLING_MIN_ACTIVE_DAYS is at most 28), so only the first and the last month can fall short
+# of the minimum. Its fees in a year are the rates of the run's months in that year, read from a running total of
+# the monthly rates per institution kind (handed in as an array computed by Config, month 1 = January of the
+# first year): total[last] - total[first - 1]. One row per case and year, none per case and month (issue 14: a
+# million referrals have four million billable case-months). Model A's condition is the referral's situation
+# field that must be false for the leader's kind.
 PAIR_YEARS_SQL = """
 WITH cases AS MATERIALIZED ({cases}), spans AS (
     SELECT referrer, leader, leader_kind, CASE leader_kind {conditions} ELSE false END AS condition_met,
            active_from, active_until, COALESCE(active_until, GREATEST(%(today)s, active_from)) AS until
     FROM cases
-), case_years AS (
-    SELECT y AS year, referrer, leader, count(*) AS cases
-    FROM spans, generate_series(GREATEST(extract(year FROM active_from)::int, %(first_year)s),
-                                LEAST(extract(year FROM until)::int, %(last_year)s)) AS y
-    GROUP BY 1, 2, 3
-), fees AS (
-    SELECT extract(year FROM month_start)::int AS year, referrer, leader, SUM({rate}) AS fees
+), months AS (
+    SELECT *, {month_of_from} AS first_month, {month_of_until} AS last_month,
+           LEAST({end_of_from_month}, COALESCE(active_until, {end_of_from_month})) - active_from + 1 AS first_days,
+           CASE WHEN active_until IS NULL THEN 31 ELSE extract(day FROM active_until)::int END AS last_days
     FROM spans
-    CROSS JOIN LATERAL generate_series(date_trunc('month', GREATEST(active_from, %(first_day)s)),
-                                       LEAST(until, %(last_day)s), interval '1 month') AS series(month_start)
-    WHERE condition_met
-      AND GREATEST(LEAST((month_start + interval '1 month')::date - 1,
-                         COALESCE(active_until, (month_start + interval '1 month')::date - 1))
-                   - GREATEST(month_start::date, active_from) + 1, 0) >= %(min_days)s
-    GROUP BY 1, 2, 3
+), runs AS MATERIALIZED (
+    SELECT referrer, leader, leader_kind, condition_met, extract(year FROM active_from)::int AS from_year,
+           extract(year FROM until)::int AS until_year,
+           first_month + CASE WHEN first_days >= %(min_days)s THEN 0 ELSE 1 END AS first_billable,
+           last_month - CASE WHEN (CASE WHEN last_month = first_month THEN first_days ELSE last_days END)
+                                  >= %(min_days)s THEN 0 ELSE 1 END AS last_billable
+    FROM months
+), case_years AS (
+    SELECT y AS year, referrer, leader, leader_kind, condition_met,
+           GREATEST(first_billable, (y - %(first_year)s) * 12 + 1) AS run_from,
+           LEAST(last_billable, (y - %(first_year)s) * 12 + 12) AS run_until
+    FROM runs, generate_series(GREATEST(from_year, %(first_year)s), LEAST(until_year, %(last_year)s)) AS y
 )
-SELECT case_years.year, case_years.referrer, case_years.leader, case_years.cases, COALESCE(fees.fees, 0)
-FROM case_years LEFT JOIN fees USING (year, referrer, leader)
-WHERE %(all_years)s OR case_years.year = ANY(%(years)s::int[])
+SELECT year, referrer, leader, count(*),
+       COALESCE(SUM({fees}) FILTER (WHERE condition_met AND run_from <= run_until), 0)
+FROM case_years
+WHERE %(all_years)s OR year = ANY(%(years)s::int[])
+GROUP BY 1, 2, 3
 """
+
+
+# A national directory has a million case-years to add up and close to a million pairs a year to rank. With
+# PostgreSQL's default 4 MB per sort or hash, they spill to disk (at 1 M referrals, all time: 9 of 20 s); the
+# just-in-time compiler, which its estimates call in for a statement this size, took another 0.7-2 s to compile.
+# Both for this one statement only (SET LOCAL: the end of the transaction restores them).
+LARGE_STATEMENT_SETTINGS = ("SET LOCAL work_mem = '128MB'", "SET LOCAL jit = off")
+
+
+def _settle_for_one_large_statement(cursor):
+    for statement in LARGE_STATEMENT_SETTINGS:
+        cursor.execute(statement)
 
 
 def _pair_years_sql(config, first_year, last_year, years, today):
     sql, params = _pair_years_statement(config, first_year, last_year, years, today)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        _settle_for_one_large_statement(cursor)
         cursor.execute(sql, params)
         return {(year, referrer, leader): (count, Decimal(fees).quantize(Decimal("0.01")))
                 for year, referrer, leader, count, fees in cursor.fetchall()}
@@ -198,14 +218,20 @@ def _pair_years_statement(config, first_year, last_year, years, today):
                      leader=F("receiving_institution_id"), leader_kind=F("receiving_institution__kind")))
     cases_sql, cases_params = cases.query.sql_with_params()
     months = list(months_between(first_day, last_day))
-    named = {"today": today, "first_day": first_day, "last_day": last_day, "first_year": first_year,
-             "last_year": last_year, "min_days": min_active_days(), "all_years": years is None, "years": years or []}
-    named.update({f"rates_{kind}": [config.rate(kind, month) for month in months] for kind in MODEL_A_CONDITIONS})
-    month_index = "(extract(year FROM month_start)::int - %(first_year)s) * 12 + extract(month FROM month_start)::int"
-    rate = "CASE leader_kind " + " ".join(f"WHEN '{kind}' THEN (%(rates_{kind})s::numeric[])[{month_index}]"
-                                          for kind in MODEL_A_CONDITIONS) + " END"
+    named = {"today": today, "first_year": first_year, "last_year": last_year, "min_days": min_active_days(),
+             "all_years": years is None, "years": years or []}
+    for kind in MODEL_A_CONDITIONS:  # running totals: element i + 1 holds the rates of months 1..i
+        named[f"totals_{kind}"] = list(itertools.accumulate((config.rate(kind, month) or Decimal("0.00")
+                                                             for month in months), initial=Decimal("0.00")))
+    month_of = "((extract(year FROM {day})::int - %(first_year)s) * 12 + extract(month FROM {day})::int)"
+    fees = "CASE leader_kind " + " ".join(
+        f"WHEN '{kind}' THEN (%(totals_{kind})s::numeric[])[run_until + 1] - (%(totals_{kind})s::numeric[])[run_from]"
+        for kind in MODEL_A_CONDITIONS) + " END"
     conditions = " ".join(f"WHEN '{kind}' THEN NOT {field}" for kind, (field, _why) in MODEL_A_CONDITIONS.items())
-    ours = PAIR_YEARS_SQL.replace("{rate}", rate).replace("{conditions}", conditions)
+    ours = (PAIR_YEARS_SQL.replace("{fees}", fees).replace("{conditions}", conditions)
+            .replace("{month_of_from}", month_of.format(day="active_from"))
+            .replace("{month_of_until}", month_of.format(day="until"))
+            .replace("{end_of_from_month}", "((date_trunc('month', active_from) + interval '1 month')::date - 1)"))
     # Django's part has positional parameters; ours are named for reading and put in the order they appear.
     order = []
     ours = re.sub(r"%\((\w+)\)s", lambda match: order.append(match[1]) or "%s", ours)
@@ -214,20 +240,25 @@ def _pair_years_statement(config, first_year, last_year, years, today):
 
 # The pairs of PAIR_YEARS_SQL folded into rows of ModelC (the first institution of a pair is the one whose
 # (name, id) comes first, compared by code point like Python's sort) and ranked as ModelC.largest does: per
-# year, the largest balance first, then the most cases, then the table's order.
+# year, the largest balance first, then the most cases, then the table's order. Names are compared once, as
+# the institutions' places in name order: the pairs are then folded, grouped and sorted by integers (at 1 M
+# referrals, close to a million pairs: sorting them by their names took longer than adding them up).
 LARGEST_SQL = """
-WITH pair_years AS ({pair_years}), folded AS (
-    SELECT p.year, p.cases, p.fees, ri.id AS referrer_id, li.id AS leader_id, ri.name AS referrer_name,
-           li.name AS leader_name, (ri.name COLLATE "C", ri.id) <= (li.name COLLATE "C", li.id) AS referrer_first
+WITH pair_years AS ({pair_years}), places AS MATERIALIZED (
+    SELECT id, dense_rank() OVER (ORDER BY name COLLATE "C") AS name_place FROM {institution}
+), folded AS (
+    SELECT p.year, p.cases, p.fees, p.referrer AS referrer_id, p.leader AS leader_id,
+           ri.name_place AS referrer_place, li.name_place AS leader_place,
+           (ri.name_place, p.referrer) <= (li.name_place, p.leader) AS referrer_first
     FROM pair_years AS p(year, referrer, leader, cases, fees)
-    JOIN {institution} ri ON ri.id = p.referrer
-    JOIN {institution} li ON li.id = p.leader
+    JOIN places ri ON ri.id = p.referrer
+    JOIN places li ON li.id = p.leader
 ), pairs AS (
     SELECT year,
            CASE WHEN referrer_first THEN referrer_id ELSE leader_id END AS first_id,
            CASE WHEN referrer_first THEN leader_id ELSE referrer_id END AS second_id,
-           MIN(CASE WHEN referrer_first THEN referrer_name ELSE leader_name END) AS first_name,
-           MIN(CASE WHEN referrer_first THEN leader_name ELSE referrer_name END) AS second_name,
+           MIN(CASE WHEN referrer_first THEN referrer_place ELSE leader_place END) AS first_place,
+           MIN(CASE WHEN referrer_first THEN leader_place ELSE referrer_place END) AS second_place,
            SUM(CASE WHEN referrer_first THEN cases ELSE 0 END) AS given,
            SUM(CASE WHEN referrer_first THEN 0 ELSE cases END) AS taken,
            SUM(CASE WHEN referrer_first THEN 0 ELSE fees END) AS fees_first_bills,
@@ -237,14 +268,13 @@ WITH pair_years AS ({pair_years}), folded AS (
 ), ranked AS (
     SELECT *, count(*) OVER (PARTITION BY year) AS pairs,
            row_number() OVER (PARTITION BY year ORDER BY abs(fees_first_bills - fees_second_bills) DESC,
-                              given + taken DESC, first_name COLLATE "C", second_name COLLATE "C", first_id,
-                              second_id) AS rank
+                              given + taken DESC, first_place, second_place, first_id, second_id) AS rank
     FROM pairs
 )
 SELECT year, first_id, second_id, given, taken, fees_first_bills, fees_second_bills, pairs
 FROM ranked
 WHERE rank <= %s
-ORDER BY year, first_name COLLATE "C", second_name COLLATE "C", first_id, second_id
+ORDER BY year, first_place, second_place, first_id, second_id
 """
 
 
@@ -259,7 +289,8 @@ def model_c_largest(years=None, per_year=100):
     config = Config.load()
     pair_years, params = _pair_years_statement(config, first_year, last_year, years, today)
     sql = LARGEST_SQL.replace("{institution}", Institution._meta.db_table).replace("{pair_years}", pair_years)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        _settle_for_one_large_statement(cursor)
         cursor.execute(sql, [*params, per_year])
         found = cursor.fetchall()
     institutions = Institution.objects.in_bulk({pk for row in found for pk in row[1:3]})

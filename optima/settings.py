@@ -373,6 +373,10 @@ CELERY_BEAT_SCHEDULE["daily-reminders"] = {  # reminders on Lucerne working days
 # A case is billed for each calendar month in which it was active (handover agreed -> closure) on at least this
 # many days; 1 is the rule the concept implies. Raise it only if the institutions agree on another minimum.
 BILLING_MIN_ACTIVE_DAYS = env.int("BILLING_MIN_ACTIVE_DAYS", default=1)
+if not 1 <= BILLING_MIN_ACTIVE_DAYS <= 28:
+    # Every month has at least 28 days, so every month between a case's first and last month is billable: model C
+    # in the database prices each case's months as one run (billing.selectors).
+    raise ImproperlyConfigured("BILLING_MIN_ACTIVE_DAYS must be between 1 and 28.")
 # Every morning at 06:15; the task builds last month's statements only on the first Lucerne working day.
 CELERY_BEAT_SCHEDULE["monthly-fee-statements"] = {
     "task": "billing.tasks.monthly_fee_statements_task",

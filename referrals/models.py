@@ -180,6 +180,11 @@ class Referral(models.Model):
     consent_withdrawal_channel = models.CharField(
         _("how we learned of it"), max_length=20, choices=ConsentWithdrawalChannel.choices, blank=True)
     consent_withdrawal_note = models.TextField(_("note on the withdrawal"), blank=True)
+    # The case's active span, written by the services that start and end it (issue 14: billing and model C read
+    # it instead of grouping every meeting): from the agreed handover meeting to the closing meeting or the
+    # withdrawal of consent.
+    active_from = models.DateField(_("case active from"), null=True, blank=True, editable=False)
+    active_until = models.DateField(_("case active until"), null=True, blank=True, editable=False)
     # Set when the retention period ran out and the client's data was removed (referrals.services).
     anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True, db_index=True)
 

@@ -6,8 +6,7 @@ from decimal import Decimal
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
-from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.sql.where import AND
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -28,7 +27,6 @@ from .models import (
     Invoice,
     InvoiceStatus,
     Meeting,
-    MeetingKind,
     Referral,
     ReferralEvent,
     Status,
@@ -213,17 +211,11 @@ def cases_active_between(first_day, last_day):
     """Cases active (handover agreed -> closure) on at least one day of [first_day, last_day], for billing.
 
     Each referral carries `active_from` (the day of the agreed handover meeting) and `active_until` (the day of
-    the closing meeting, None while active). A case the client ended by withdrawing consent has no closing
-    meeting: it ends on the day consent was withdrawn (without that it stayed active, and billable, forever).
-    Institutions are loaded; the client is not (no client data).
+    the closing meeting, or of the withdrawal of consent that ended the case; None while active), written by the
+    services that start and end the case. Institutions are loaded; the client is not (no client data).
     """
     return (Referral.objects.filter(status__in=[Status.ACTIVE, Status.CLOSED])
             .select_related("referring_institution", "receiving_institution")
-            .annotate(active_from=Min("meetings__held_on", filter=Q(meetings__kind=MeetingKind.HANDOVER,
-                                                                    meetings__all_agreed=True)),
-                      active_until=Coalesce(Max("meetings__held_on", filter=Q(meetings__kind=MeetingKind.STATUS,
-                                                                              meetings__decision="close")),
-                                            "consent_withdrawn_on"))
             .filter(active_from__isnull=False, active_from__lte=last_day)
             .filter(Q(active_until__isnull=True) | Q(active_until__gte=first_day))
             .order_by("reference"))

@@ -536,6 +536,8 @@ def handover_record(*, referral, actor, held_on, case_work_starts_on=None, strat
     meeting.first_status_meeting_on, meeting.client_able_and_willing = first_status_meeting_on, client_able_and_willing
     meeting.all_agreed, meeting.recorded_by, meeting.recorded_at = bool(all_agreed), actor, timezone.now()
     meeting.save()
+    if all_agreed:
+        referral.active_from = held_on  # the case is active (and billable) from the agreed handover meeting on
     _record_event(referral=referral, actor=actor, kind=EventKind.MEETING_RECORDED, reason=MeetingKind.HANDOVER,
                   payload={"meeting": meeting.pk})
     event = _change_status(referral, actor=actor, to_status=to_status, payload={"meeting": meeting.pk})
@@ -577,6 +579,7 @@ def status_meeting_record(*, referral, actor, held_on, progress, next_steps="", 
                           reason=MeetingKind.STATUS, payload={"meeting": meeting.pk, "decision": decision})
     if decision == MeetingDecision.CLOSE:
         referral.closure_outcome, referral.closure_ground, referral.closure_text = outcome, ground, outcome_text or ""
+        referral.active_until = held_on
         event = _change_status(referral, actor=actor, to_status=Status.CLOSED, reason=outcome,
                                text=outcome_text or "", payload={"ground": ground, "meeting": meeting.pk})
         _notify(notifications.referral_status_changed, referral.pk, actor.pk)
@@ -1060,6 +1063,7 @@ def referral_withdraw_consent(*, referral, actor, withdrawn_on, channel, note=""
     if to_status == Status.CLOSED:
         referral.closure_outcome, referral.closure_ground = ClosureOutcome.OTHER, ClosureGround.CONSENT_WITHDRAWN
         referral.closure_text = ""
+        referral.active_until = withdrawn_on  # no closing meeting: the case ends with the withdrawal
         reason = ClosureOutcome.OTHER  # the KPI sheet counts closures by outcome
     event = _change_status(referral, actor=actor, to_status=to_status, reason=reason, payload={
         "ground": ClosureGround.CONSENT_WITHDRAWN, "consent_withdrawn_on": withdrawn_on.isoformat(),

@@ -438,6 +438,10 @@ def generate(*, referrals, seed=0, institutions=0, years=10, now=None, log=None)
                 status, changed = fields["to_status"], moment
         reached = {fields["to_status"] for _m, kind, _a, fields in events if kind == EventKind.STATUS}
         local_created = timezone.localtime(created, zurich)
+        # The case's span, as the services write it: the agreed handover meeting to the closing meeting (if held).
+        held = [m for m in meetings if m["_at"] <= now]
+        active_from = next((m["held_on"] for m in held if m["kind"] == MeetingKind.HANDOVER and m["all_agreed"]), None)
+        active_until = next((m["held_on"] for m in held if m.get("decision") == MeetingDecision.CLOSE), None)
         writer.add(
             Referral, id=referral_id, reference=f"OPT-{local_created.year}-{referral_id:04d}", client_id=client_id,
             referring_institution_id=sender.institution.pk, referring_case_worker_id=referrer_worker,
@@ -451,7 +455,7 @@ def generate(*, referrals, seed=0, institutions=0, years=10, now=None, log=None)
             rejection_text="Auftrag zu unbestimmt." if Status.REJECTED in reached and rejection == "other" else "",
             closure_outcome=outcome if Status.CLOSED in reached else "",
             closure_ground=ground if Status.CLOSED in reached else "",
-            created_at=_at(created), updated_at=_at(events[-1][0]),
+            created_at=_at(created), updated_at=_at(events[-1][0]), active_from=active_from, active_until=active_until,
             **{name: getattr(situation, name) for name in Situation.FIELDS},
         )
         for meeting in meetings:

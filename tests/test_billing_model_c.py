@@ -114,11 +114,13 @@ def test_model_c_opens_on_its_own_page_without_javascript(client, coordinator):
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the database's own computation is PostgreSQL's")
 @pytest.mark.parametrize("years", [None, [2019], [2018, 2020], [timezone.localdate().year]])
+@pytest.mark.parametrize("min_days", [1, 10, 28])
 def test_the_databases_model_c_equals_the_computation_case_by_case(concept_rates, administrator, directory, settings,
-                                                                    years):
+                                                                    years, min_days):
     # A national directory's model C is added up by PostgreSQL (issue 14): the same figures as Python's, with a rate
-    # that changes within the period, a minimum of active days and cases open today.
-    _national_cases(administrator, settings)
+    # that changes within the period, a minimum of active days (a case's first and last month can fall short of it)
+    # and cases open today.
+    _national_cases(administrator, settings, min_days)
     config, today = Config.load(), timezone.localdate()
     first, last = (years[0], years[-1]) if years else (2000, today.year)
     from_python = selectors._pair_years_python(config, first, last, years, today)
@@ -126,13 +128,13 @@ def test_the_databases_model_c_equals_the_computation_case_by_case(concept_rates
     assert selectors._pair_years_sql(config, first, last, years, today) == from_python
 
 
-def _national_cases(administrator, settings):
+def _national_cases(administrator, settings, min_days=10):
     from scale import synthetic
 
     synthetic.generate(referrals=400, seed=5, institutions=3, years=8)
     services.fee_rate_create(actor=administrator, leader_kind="iv", monthly_rate_chf=Decimal("250.00"),
                              valid_from=datetime.date(2017, 1, 1), valid_until=datetime.date(2018, 12, 31))
-    settings.BILLING_MIN_ACTIVE_DAYS = 10
+    settings.BILLING_MIN_ACTIVE_DAYS = min_days
 
 
 def _table(model_c):

@@ -84,6 +84,18 @@ def test_after_the_handover_the_case_closes_with_the_ground_consent_withdrawn(ma
     assert event.reason == ClosureOutcome.OTHER
 
 
+def test_a_case_ended_by_the_withdrawal_is_active_until_the_day_consent_was_withdrawn(make_referral, referrer):
+    referral = make_referral(Status.ACTIVE)
+    withdraw(referral, referrer)
+    assert (fresh(referral).active_from, fresh(referral).active_until) == (TODAY, TODAY)
+
+
+def test_a_withdrawal_before_the_handover_gives_no_active_span(make_referral, referrer):
+    referral = make_referral(Status.ACCEPTED)
+    withdraw(referral, referrer)
+    assert (fresh(referral).active_from, fresh(referral).active_until) == (None, None)
+
+
 @pytest.mark.parametrize("status", [Status.DRAFT, Status.REJECTED, Status.CLOSED, Status.NOT_STARTED])
 def test_consent_withdrawal_is_not_possible_on_a_draft_or_an_ended_referral(make_referral, referrer, status):
     referral = make_referral(status)

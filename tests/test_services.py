@@ -438,6 +438,14 @@ def test_agreed_handover_starts_the_case_and_plans_the_first_status_meeting(peop
     assert timezone.localtime(planned.scheduled_at).hour == 9
 
 
+def test_the_case_is_active_from_the_agreed_handover_to_the_closing_meeting(make_referral):
+    active, closed, not_started = (make_referral(status) for status in (Status.ACTIVE, Status.CLOSED,
+                                                                        Status.NOT_STARTED))
+    assert (active.active_from, active.active_until) == (TODAY, None)
+    assert (closed.active_from, closed.active_until) == (TODAY, TODAY)
+    assert (not_started.active_from, not_started.active_until) == (None, None)
+
+
 def test_handover_with_all_agreed_false_does_not_start_optima(people, make_referral):
     referral = make_referral(Status.ACCEPTED)
     event = services.handover_record(referral=referral, actor=people.referrer, held_on=TODAY, all_agreed=False)

@@ -166,3 +166,10 @@ def test_env_example_documents_every_variable_the_settings_read():
     assert "DJANGO_SECRET_KEY" in read  # the pattern does find them
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", (REPO_ROOT / ".env.example").read_text(), re.M))
     assert read - documented == set()
+
+
+@pytest.mark.parametrize("days", ["0", "29"])
+def test_a_minimum_of_billable_days_a_month_cannot_have_is_refused_at_start(days):
+    result = run(DUMP, BILLING_MIN_ACTIVE_DAYS=days)
+    assert result.returncode != 0
+    assert "BILLING_MIN_ACTIVE_DAYS must be between 1 and 28" in result.stderr

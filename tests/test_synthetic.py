@@ -1,8 +1,10 @@
 """generate_synthetic (issue 14): a domain-consistent history, loaded in bulk, never in production."""
 
 import datetime
+import importlib
 
 import pytest
+from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count
@@ -20,6 +22,8 @@ from referrals.models import (
 from referrals.services import TRANSITIONS
 from reporting import kpi
 from scale import synthetic
+
+case_active_span = importlib.import_module("referrals.migrations.0007_case_active_span")
 
 
 def _without_timestamp(figures):
@@ -59,6 +63,16 @@ def test_every_history_follows_the_lifecycle_and_ends_in_the_referrals_status(ge
             assert step_from == previous_to and step_to in TRANSITIONS[Status(step_from)]
         assert steps[-1][1] == referral.status
     assert not ReferralEvent.objects.filter(created_at__gt=datetime.datetime.now(datetime.UTC)).exists()
+
+
+def test_every_case_is_active_from_its_agreed_handover_to_its_closing_meeting(generated):
+    written = {pk: (start, end) for pk, start, end in Referral.objects.values_list("pk", "active_from", "active_until")}
+    Referral.objects.update(active_from=None, active_until=None)
+    case_active_span.fill_active_spans(apps, None)  # the spans as the meetings define them
+
+    assert Referral.objects.filter(active_from__isnull=False, active_until__isnull=False).exists()
+    assert {pk: (start, end) for pk, start, end in Referral.objects.values_list("pk", "active_from", "active_until")} \
+        == written
 
 
 def test_history_is_cut_at_now_so_recent_referrals_are_still_open(directory, referrer, contact_person):
