@@ -1,5 +1,6 @@
 """The benchmark table of issue 14, item 4: KPI queries vs hand-written SQL, pages vs the login page, query
-counts, and the report task's time and peak memory. Run it with ``manage.py benchmark`` on a generated dataset.
+counts, the report task's time and peak memory, and the time of model C's balance (loaded with the KPI page). Run
+it with ``manage.py benchmark`` on a generated dataset.
 
 Server time of a page is measured in-process with Django's test client (no network, no gunicorn): the time from
 request to response, the same for every page, so the ratio to the login page is what counts. The load scenario
@@ -21,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import SESSION_MFA_STATE
+from billing import selectors as billing_selectors
 from institutions.models import Membership
 from referrals.models import Referral, ReferralEvent
 from reporting import kpi, services
@@ -227,6 +229,10 @@ def run(*, repeat=3, periods=None, include_events=True):
     _seconds, _status, peak = _build_report(trace=True)
     rows.append({"section": "task", "what": f"report task, all time ({status})", "seconds": seconds,
                  "peak_mb": peak / 1048576})
+    # Model C (issue 11), loaded with the KPI page: the largest balances per year, as the page shows them.
+    for label, years, runs in (("one year", [today.year], repeat), ("all time", None, 1)):
+        seconds, _result = _timed(lambda y=years: billing_selectors.model_c_largest(y), runs)
+        rows.append({"section": "task", "what": f"model C balance, {label}", "seconds": seconds, "peak_mb": None})
     return rows
 
 
@@ -271,6 +277,7 @@ def as_markdown(rows, size):
                      f"{row['bytes'] / 1024:,.0f} |")
     lines += ["", "| task | time (s) | peak memory (MB, Python heap) |", "|---|---:|---:|"]
     for row in (r for r in rows if r["section"] == "task"):
-        lines.append(f"| {row['what']} | {row['seconds']:.2f} | {row['peak_mb']:.1f} |")
+        peak = "" if row["peak_mb"] is None else f"{row['peak_mb']:.1f}"
+        lines.append(f"| {row['what']} | {row['seconds']:.2f} | {peak} |")
     return "\n".join(lines)
 

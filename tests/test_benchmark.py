@@ -16,7 +16,8 @@ def test_benchmark_prints_the_table_on_a_small_generated_dataset(directory, refe
     out = capsys.readouterr().out
     for expected in ("KPI sheet, all time", "all KPI tables, one year", "login page", "start page (coordinator)",
                      "case page (contact person)", "logged-in floor: password form (contact person)",
-                     "KPI page, all time (coordinator)", "report task, all time (done)"):
+                     "KPI page, all time (coordinator)", "report task, all time (done)",
+                     "model C balance, one year", "model C balance, all time"):
         assert expected in out
     assert (tmp_path / "table.md").read_text().startswith("Dataset: 60 referrals")
     assert "| 500 |" not in out  # every page answered
