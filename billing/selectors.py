@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -127,7 +128,9 @@ def _balance(totals, rates_configured):
         else:
             row.taken += cases
             row.fees_first_bills += fees
-    return ModelC(sorted(rows.values(), key=lambda r: (r.year, r.first.name, r.second.name)), rates_configured)
+    # Ids after the names, as the database orders them: two institutions may bear the same name.
+    return ModelC(sorted(rows.values(), key=lambda r: (r.year, r.first.name, r.second.name, r.first.pk, r.second.pk)),
+                  rates_configured)
 
 
 def _pair_years_python(config, first_year, last_year, years, today):
@@ -188,29 +191,38 @@ GROUP BY 1, 2, 3
 """
 
 
-# A national directory has a million case-years to add up and close to a million pairs a year to rank. With
-# PostgreSQL's default 4 MB per sort or hash, they spill to disk (at 1 M referrals, all time: 9 of 20 s); the
-# just-in-time compiler, which its estimates call in for a statement this size, took another 0.7-2 s to compile.
-# Both for this one statement only (SET LOCAL: the end of the transaction restores them).
-LARGE_STATEMENT_SETTINGS = ("SET LOCAL work_mem = '128MB'", "SET LOCAL jit = off")
+# A national directory has a million case-years to add up and close to a million pairs to rank. With PostgreSQL's
+# default 4 MB per sort or hash they spill to disk (at 1 M referrals, all time: 9 of 20 s); the just-in-time
+# compiler, which its estimates call in for a statement this size, took another 0.7-2 s to compile. Both are
+# changed for this one statement: set for the transaction (or savepoint) and set back after it.
+LARGE_STATEMENT_SETTINGS = {"work_mem": "128MB", "jit": "off"}
 
 
-def _settle_for_one_large_statement(cursor):
-    for statement in LARGE_STATEMENT_SETTINGS:
-        cursor.execute(statement)
+def _fetch_large(sql, params):
+    """cursor.execute(sql, params).fetchall() with LARGE_STATEMENT_SETTINGS. Set back by hand: the end of a
+    savepoint (a caller's transaction) keeps settings; when the statement fails, its rollback sets them back."""
+    names = list(LARGE_STATEMENT_SETTINGS)
+    assign = "SELECT " + ", ".join("set_config(%s, %s, true)" for _name in names)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join("current_setting(%s)" for _name in names), names)
+        before = cursor.fetchone()
+        cursor.execute(assign, [value for name in names for value in (name, LARGE_STATEMENT_SETTINGS[name])])
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        cursor.execute(assign, [value for name, old in zip(names, before, strict=True) for value in (name, old)])
+    return rows
 
 
 def _pair_years_sql(config, first_year, last_year, years, today):
     sql, params = _pair_years_statement(config, first_year, last_year, years, today)
-    with transaction.atomic(), connection.cursor() as cursor:
-        _settle_for_one_large_statement(cursor)
-        cursor.execute(sql, params)
-        return {(year, referrer, leader): (count, Decimal(fees).quantize(Decimal("0.01")))
-                for year, referrer, leader, count, fees in cursor.fetchall()}
+    return {(year, referrer, leader): (count, Decimal(fees).quantize(Decimal("0.01")))
+            for year, referrer, leader, count, fees in _fetch_large(sql, params)}
 
 
 def _pair_years_statement(config, first_year, last_year, years, today):
     """PAIR_YEARS_SQL with its parameters (positional) for these years."""
+    if not 1 <= min_active_days() <= 28:  # checked at start (settings); a test could still set another value
+        raise ImproperlyConfigured("BILLING_MIN_ACTIVE_DAYS must be between 1 and 28.")
     first_day, last_day = datetime.date(first_year, 1, 1), datetime.date(last_year, 12, 31)
     fields = sorted({field for field, _why in MODEL_A_CONDITIONS.values()})
     cases = (referral_selectors.cases_active_between(first_day, last_day).order_by()
@@ -289,10 +301,7 @@ def model_c_largest(years=None, per_year=100):
     config = Config.load()
     pair_years, params = _pair_years_statement(config, first_year, last_year, years, today)
     sql = LARGEST_SQL.replace("{institution}", Institution._meta.db_table).replace("{pair_years}", pair_years)
-    with transaction.atomic(), connection.cursor() as cursor:
-        _settle_for_one_large_statement(cursor)
-        cursor.execute(sql, [*params, per_year])
-        found = cursor.fetchall()
+    found = _fetch_large(sql, [*params, per_year])
     institutions = Institution.objects.in_bulk({pk for row in found for pk in row[1:3]})
     two_places = Decimal("0.01")
     rows = [BalanceRow(year, institutions[first], institutions[second], given, taken,

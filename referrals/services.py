@@ -568,6 +568,10 @@ def status_meeting_record(*, referral, actor, held_on, progress, next_steps="", 
     if referral.status != Status.ACTIVE:
         raise TransitionNotAllowed(referral.status, Status.ACTIVE)
     errors = _status_meeting_errors(held_on, progress, decision, next_meeting_on, outcome, ground, outcome_text)
+    if "held_on" not in errors and referral.active_from and held_on < referral.active_from:
+        # A closing meeting before it would end the case before it started (billing, model C).
+        errors["held_on"] = [_("Status meetings follow the handover meeting of %(date)s; enter a date from then on.")
+                             % {"date": referral.active_from.strftime("%d.%m.%Y")}]
     if errors:
         raise ValidationError(errors)
     meeting = _open_meeting(referral, MeetingKind.STATUS)

@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +15,7 @@ from test_reporting_pilot_data import build_pilot, make_user, pilot_directory
 
 from billing import selectors, services
 from billing.fees import Config
+from institutions.models import Institution
 from referrals import selectors as referral_selectors
 
 
@@ -147,6 +149,9 @@ def _table(model_c):
 def test_the_databases_largest_pairs_equal_pythons_ranking(concept_rates, administrator, directory, settings,
                                                            years, per_year):
     _national_cases(administrator, settings)
+    # Two institutions of the same name: the table orders them by id after the names, in both computations.
+    named_alike = list(Institution.objects.filter(referrals_received__isnull=False).distinct().order_by("pk")[:2])
+    Institution.objects.filter(pk=named_alike[1].pk).update(name=named_alike[0].name)
     config, today = Config.load(), timezone.localdate()
     first, last = (years[0], years[-1]) if years else (2000, today.year)
     expected, expected_left_out = selectors._balance(
@@ -154,3 +159,21 @@ def test_the_databases_largest_pairs_equal_pythons_ranking(concept_rates, admini
     found, left_out = selectors.model_c_largest(years, per_year)
     assert _table(found) == _table(expected) and left_out == expected_left_out
     assert found.rows and (left_out > 0) == (per_year < 1000)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the settings are PostgreSQL's")
+def test_the_large_statement_settings_end_with_the_statement(concept_rates, administrator, directory, settings):
+    _national_cases(administrator, settings)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
+        before = cursor.fetchone()
+        selectors.model_c_largest(None)  # inside the test's transaction: a savepoint keeps SET LOCAL
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
+        assert cursor.fetchone() == before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the database's own computation is PostgreSQL's")
+def test_a_minimum_of_active_days_no_month_can_have_is_refused(concept_rates, settings):
+    settings.BILLING_MIN_ACTIVE_DAYS = 29
+    with pytest.raises(ImproperlyConfigured):
+        selectors.model_c_largest(None)

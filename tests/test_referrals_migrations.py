@@ -10,7 +10,7 @@ from django.utils import timezone
 from referrals import services
 from referrals.models import MeetingDecision, Referral, Status
 
-case_active_span = importlib.import_module("referrals.migrations.0007_case_active_span")
+case_active_span = importlib.import_module("referrals.migrations.0008_fill_case_active_span")
 
 
 def spans():

@@ -568,6 +568,14 @@ def test_status_meeting_close_sets_closed_with_outcome_as_reason_and_ground_in_p
     assert not Meeting.objects.filter(referral=referral, recorded_at__isnull=True).exists()
 
 
+def test_a_status_meeting_before_the_handover_meeting_is_refused_at_its_date(people, make_referral):
+    referral = make_referral(Status.ACTIVE)  # handover today
+    with pytest.raises(ValidationError) as refused:
+        close(people.receiving_worker, referral, held_on=TODAY - DAY)
+    assert TODAY.strftime("%d.%m.%Y") in refused.value.message_dict["held_on"][0]
+    assert fresh(referral).status == Status.ACTIVE
+
+
 @pytest.mark.parametrize(("outcome", "ground", "text", "fields"), [
     ("", "", "", {"outcome", "ground"}),
     ("great", "goal_reached", "", {"outcome"}),

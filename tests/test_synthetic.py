@@ -23,7 +23,7 @@ from referrals.services import TRANSITIONS
 from reporting import kpi
 from scale import synthetic
 
-case_active_span = importlib.import_module("referrals.migrations.0007_case_active_span")
+case_active_span = importlib.import_module("referrals.migrations.0008_fill_case_active_span")
 
 
 def _without_timestamp(figures):
