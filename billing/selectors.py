@@ -199,17 +199,22 @@ LARGE_STATEMENT_SETTINGS = {"work_mem": "128MB", "jit": "off"}
 
 
 def _fetch_large(sql, params):
-    """cursor.execute(sql, params).fetchall() with LARGE_STATEMENT_SETTINGS. Set back by hand: the end of a
-    savepoint (a caller's transaction) keeps settings; when the statement fails, its rollback sets them back."""
+    """cursor.execute(sql, params).fetchall() with LARGE_STATEMENT_SETTINGS, local to the transaction. Inside a
+    caller's transaction they are set back after the statement (they would last until its end); when the
+    statement fails, the caller's transaction is rolled back and they with it."""
     names = list(LARGE_STATEMENT_SETTINGS)
-    assign = "SELECT " + ", ".join("set_config(%s, %s, true)" for _name in names)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join("current_setting(%s)" for _name in names), names)
-        before = cursor.fetchone()
-        cursor.execute(assign, [value for name in names for value in (name, LARGE_STATEMENT_SETTINGS[name])])
+    # One statement reads the settings (the materialised CTE, first) and then sets them.
+    settle = ("WITH before AS MATERIALIZED (SELECT " + ", ".join("current_setting(%s)" for _name in names)
+              + ") SELECT before.*, " + ", ".join("set_config(%s, %s, true)" for _name in names) + " FROM before")
+    nested = connection.in_atomic_block
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(settle, [*names, *(value for name in names for value in (name, LARGE_STATEMENT_SETTINGS[name]))])
+        before = cursor.fetchone()[:len(names)]
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-        cursor.execute(assign, [value for name, old in zip(names, before, strict=True) for value in (name, old)])
+        if nested:
+            cursor.execute("SELECT " + ", ".join("set_config(%s, %s, true)" for _name in names),
+                           [value for name, old in zip(names, before, strict=True) for value in (name, old)])
     return rows
 
 
