@@ -60,7 +60,14 @@ class AuditRecord(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["target_type", "target_id", "at"], name="audit_target_at")]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "at"], name="audit_target_at"),
+            # "Has this user opened this referral since it changed?" (the start page's unread rejections and
+            # withdrawals): one probe per referral. Without it PostgreSQL read every record of the user, and a
+            # user gets up to 50 with every list they open (issue 14, seventh pass). Only opened case pages.
+            models.Index(fields=["referral", "actor", "at"], name="audit_opened_case",
+                         condition=models.Q(action=Action.VIEW, outcome=Outcome.OK)),
+        ]
         verbose_name = _("audit record")
         verbose_name_plural = _("audit records")
         triggers = [

@@ -33,8 +33,12 @@ from .models import (
 )
 from .next_step import ACTION_ANCHORS, ACTION_LABELS, TASK_PREFETCH, TASK_RELATED, Action, due_working_days, open_tasks
 
-LIST_RELATED = ("client", "referring_institution", "receiving_institution", "referring_case_worker",
-                "assigned_case_worker")
+# What a list row shows: the client and the two institutions. Lists do not join the two case workers: with them
+# PostgreSQL weighed the order of six joined tables for 3-8 ms a list at 1 M referrals, several times what reading
+# the 51 rows took (issue 14, seventh pass). The case page joins them (``referral_for_user``); the API list
+# loads them by one more query each (``CASE_WORKERS`` with prefetch_related).
+LIST_RELATED = ("client", "referring_institution", "receiving_institution")
+CASE_WORKERS = ("referring_case_worker", "assigned_case_worker")
 
 
 def _sent_and_received(institution_ids):
@@ -73,7 +77,7 @@ def with_identity_flags(user, referrals):
 
 def referral_for_user(user, pk):
     """The referral if the user may see it, else None (the view answers 404)."""
-    referral = visible_referrals(user).filter(pk=pk).first()
+    referral = visible_referrals(user).select_related(*CASE_WORKERS).filter(pk=pk).first()
     return referral if referral is not None and permissions.can_view(user, referral) else None
 
 
@@ -335,14 +339,16 @@ class WaitingItem:
         self.anchor = anchor if anchor is not None else ACTION_ANCHORS.get(action, "meetings")
         self.reminded_on, self.note = reminded_on, note
         self.amount_chf = None
+        # Today once per item: sorting and the page ask for its age and overdue state several times each.
+        self.today = timezone.localdate()
 
     @property
     def age_days(self):
-        return (timezone.localdate() - self.since).days
+        return (self.today - self.since).days
 
     @property
     def overdue(self):
-        return self.due_on is not None and self.due_on < timezone.localdate()
+        return self.due_on is not None and self.due_on < self.today
 
 
 def _last_reminder(referral, key):

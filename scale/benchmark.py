@@ -3,7 +3,9 @@ counts, the report task's time and peak memory, and the time of model C's balanc
 it with ``manage.py benchmark`` on a generated dataset.
 
 Server time of a page is measured in-process with Django's test client (no network, no gunicorn): the time from
-request to response, the same for every page, so the ratio to the login page is what counts. The load scenario
+request to response, the same for every page, so the ratio to the login page is what counts. Beside it, the
+page's own statements replayed as they are through a bare cursor ("its SQL alone"): what the database costs the
+page with no Django around it, i.e. a floor that no change to the Python side can go under. The load scenario
 with concurrent clients against gunicorn is scripts/locustfile.py (see docs/PERFORMANCE.md).
 """
 
@@ -15,7 +17,7 @@ import tracemalloc
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
 from django.test import Client
 from django.urls import reverse
@@ -154,14 +156,43 @@ def sessions_for(usernames=(), sample=0, seed=0):
 
 
 class _QueryCounter:
-    """Counts the statements a request runs (works with DEBUG off too, unlike the debug query log)."""
+    """Counts the statements a request runs and keeps them (works with DEBUG off too, unlike the debug query
+    log)."""
 
     def __init__(self):
-        self.count = 0
+        self.statements = []
+
+    @property
+    def count(self):
+        return len(self.statements)
 
     def __call__(self, execute, sql, params, many, context):
-        self.count += 1
+        self.statements.append((sql, params, many))
         return execute(sql, params, many, context)
+
+
+def _replay(statements):
+    """Run `statements` again as they are, with no Django around them: what the database alone costs a page."""
+    with connection.cursor() as cursor:
+        for sql, params, many in statements:
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
+            if cursor.description is not None:
+                cursor.fetchall()
+
+
+def _sql_alone(statements, repeat):
+    """Median seconds of replaying a page's statements, or None if one of them cannot run twice (checked once
+    in a savepoint, so a failure leaves the surrounding transaction of a test usable)."""
+    try:
+        with transaction.atomic():
+            _replay(statements)
+    except DatabaseError:
+        return None
+    seconds, _result = _timed(lambda: _replay(statements), repeat)
+    return seconds
 
 
 def _page(client, url, repeat):
@@ -169,12 +200,12 @@ def _page(client, url, repeat):
     with connection.execute_wrapper(counter):
         response = client.get(url)
     status, size = response.status_code, len(response.content)
-    queries = range(counter.count)
 
     def run():
         client.get(url)
     seconds, _result = _timed(run, repeat)
-    return {"seconds": seconds, "queries": len(queries), "status": status, "bytes": size}
+    return {"seconds": seconds, "queries": counter.count, "status": status, "bytes": size,
+            "sql_seconds": _sql_alone(counter.statements, repeat)}
 
 
 def run(*, repeat=3, periods=None, include_events=True):
@@ -270,10 +301,16 @@ def as_markdown(rows, size):
         equal = {None: "", True: "yes", False: "NO"}[row.get("equal")]
         lines.append(f"| {row['what']} | {_ms(row['seconds'])} | {_ms(row['baseline'])} | {ratio} | "
                      f"{_ms(row['from_events'])} | {equal} |")
-    lines += ["", "| page | server time (ms) | x login | queries | HTTP | KB |", "|---|---:|---:|---:|---:|---:|"]
-    for row in (r for r in rows if r["section"] == "page"):
+    pages = [r for r in rows if r["section"] == "page"]
+    login = pages[0]["seconds"] if pages else None
+    lines += ["", "| page | server time (ms) | x login | queries | its SQL alone (ms) | SQL alone x login | HTTP | KB |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in pages:
         ratio = "" if row["ratio"] is None else f"{row['ratio']:.1f}"
-        lines.append(f"| {row['what']} | {_ms(row['seconds'])} | {ratio} | {row['queries']} | {row['status']} | "
+        sql = row.get("sql_seconds")
+        sql_ratio = f"{sql / login:.1f}" if sql is not None and row["queries"] and login else ""
+        lines.append(f"| {row['what']} | {_ms(row['seconds'])} | {ratio} | {row['queries']} | "
+                     f"{_ms(sql) if row['queries'] else ''} | {sql_ratio} | {row['status']} | "
                      f"{row['bytes'] / 1024:,.0f} |")
     lines += ["", "| task | time (s) | peak memory (MB, Python heap) |", "|---|---:|---:|"]
     for row in (r for r in rows if r["section"] == "task"):

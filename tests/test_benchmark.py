@@ -21,6 +21,10 @@ def test_benchmark_prints_the_table_on_a_small_generated_dataset(directory, refe
         assert expected in out
     assert (tmp_path / "table.md").read_text().startswith("Dataset: 60 referrals")
     assert "| 500 |" not in out  # every page answered
+    # Beside each page, its own statements replayed through a bare cursor: the database's share of the page.
+    assert "| its SQL alone (ms) | SQL alone x login |" in out
+    list_row = next(line for line in out.splitlines() if line.startswith("| referral list (contact person)"))
+    assert list_row.split("|")[5].strip()  # replayed: a time, not blank
     assert "| NO |" not in out and "| yes |" in out  # the rollup gives the figures of the events
 
 

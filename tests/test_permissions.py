@@ -392,8 +392,8 @@ def test_search_finds_by_reference_and_client_name_within_what_the_user_sees(peo
 # --- Query counts: lists cost the same for 1 or 5 rows -------------------------------------------------
 
 def touch_referrals(queryset):
-    return [(r.reference, r.client.last_name, r.referring_institution.name, r.receiving_institution.name,
-             r.referring_case_worker.username, getattr(r.assigned_case_worker, "username", None))
+    """What a list row shows (the case workers are on the case page, see the test below)."""
+    return [(r.reference, r.client.last_name, r.referring_institution.name, r.receiving_institution.name)
             for r in queryset]
 
 
@@ -432,6 +432,16 @@ def test_list_query_count_does_not_grow_with_the_number_of_rows(people, make_ref
         prepare(setup, make_referral, people)
     with django_assert_num_queries(1):
         assert len(evaluate(user)) == 5
+
+
+def test_the_case_page_reads_the_referral_with_both_case_workers_in_one_query(people, make_referral,
+                                                                            django_assert_num_queries):
+    referral = make_referral(Status.ACCEPTED)
+    user = people.contact_person
+    user_memberships(user)
+    with django_assert_num_queries(1):
+        found = selectors.referral_for_user(user, referral.pk)
+        assert found.referring_case_worker.username and found.assigned_case_worker.username
 
 
 def test_a_fresh_user_object_costs_one_more_query_for_its_memberships(people, make_referral,

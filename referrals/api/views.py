@@ -223,7 +223,9 @@ class ReferralViewSet(viewsets.GenericViewSet):
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return (selectors.visible_referrals(self.request.user).select_related("client__municipality")
+        # The case workers and the client's municipality by a query each, not as joins (selectors.LIST_RELATED).
+        return (selectors.visible_referrals(self.request.user)
+                .prefetch_related("client__municipality", *selectors.CASE_WORKERS)
                 .order_by("-status_changed_at", "-id"))
 
     def get_referral(self):
