@@ -230,6 +230,15 @@ def test_list_query_count_does_not_grow(make_referral, referrer, django_assert_n
         assert client.get("/api/v1/referrals/?page=1").json()["count"] == 5
 
 
+def test_list_rows_name_both_case_workers_and_the_clients_municipality(make_referral, referrer, receiving_worker):
+    """Loaded by a query each rather than joined (selectors.LIST_RELATED), they are still in every row."""
+    referral = make_referral(Status.ACCEPTED)
+    row = next(r for r in api(referrer).get("/api/v1/referrals/").json()["results"] if r["id"] == referral.pk)
+    assert row["referring_case_worker"]["id"] == referrer.pk and row["referring_case_worker"]["name"]
+    assert row["assigned_case_worker"]["id"] == receiving_worker.pk and row["assigned_case_worker"]["name"]
+    assert row["client"]["municipality"] == referral.client.municipality.bfs_number
+
+
 @pytest.mark.parametrize("action", ["comments", "cost-approvals", "documents"])
 def test_sub_lists_query_count_does_not_grow(action, make_referral, receiving_worker, django_assert_num_queries):
     referral = make_referral(Status.ACTIVE)
