@@ -303,8 +303,8 @@ def as_markdown(rows, size):
                      f"{_ms(row['from_events'])} | {equal} |")
     pages = [r for r in rows if r["section"] == "page"]
     login = pages[0]["seconds"] if pages else None
-    lines += ["", "| page | server time (ms) | x login | queries | its SQL alone (ms) | SQL alone x login | HTTP | KB |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "| page | server time (ms) | x login | queries | its SQL alone (ms) | SQL alone x login | HTTP "
+              "| KB |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in pages:
         ratio = "" if row["ratio"] is None else f"{row['ratio']:.1f}"
         sql = row.get("sql_seconds")
