@@ -172,7 +172,10 @@ class _QueryCounter:
 
 
 def _replay(statements):
-    """Run `statements` again as they are, with no Django around them: what the database alone costs a page."""
+    """Run `statements` again as they are, with no Django around them: what the database alone costs a page.
+
+    Writes included: a list's audit INSERT adds its records again, as another view of the page would (the
+    benchmark runs on a measurement database only, see docs/PERFORMANCE.md)."""
     with connection.cursor() as cursor:
         for sql, params, many in statements:
             if many:
